@@ -1,0 +1,106 @@
+"""The names the infrastructure and the function code must agree on.
+
+This is the one home of every table attribute, environment variable, route key and Lex
+session attribute name that crosses the line between the Pulumi component and the
+Lambda code. The component imports this module to set what it deploys; the functions
+import it to read what they were given. Nothing here may import Pulumi or boto3.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --- Connection table (the Lex Web UI's documented fulfillment reads this shape) ---
+SESSION_ID = "sessionId"  # partition key, S
+CONNECTION_ID = "connectionId"  # S; also the partition key of the lookup index
+TTL = "ttl"  # N, whole epoch seconds (DynamoDB ignores fractional or string TTLs)
+OWNER_IDENTITY = "ownerIdentity"  # S, the Cognito identity that registered the session
+CONNECTION_INDEX = "byConnectionId"  # GSI, KEYS_ONLY: $disconnect only knows connectionId
+
+# --- Quota table: one atomic counter item per quota period ---
+QUOTA_PERIOD_KEY = "period"  # partition key, S, e.g. "DAY#2026-11-25"
+QUOTA_REQUESTS = "requests"  # N, requests admitted in the period
+
+# API Gateway closes every WebSocket after 2 hours; the row lives a little longer so a
+# stream that is still open never loses its mapping to TTL.
+MAX_CONNECTION_SECONDS = 2 * 60 * 60
+CONNECTION_TTL_SECONDS = MAX_CONNECTION_SECONDS + 10 * 60
+
+# --- Environment variables the component sets on the functions ---
+ENV_CONNECTION_TABLE = "LEXSTREAM_CONNECTION_TABLE"
+ENV_QUOTA_TABLE = "LEXSTREAM_QUOTA_TABLE"
+ENV_QUOTA_LIMIT = "LEXSTREAM_QUOTA_LIMIT"
+ENV_QUOTA_PERIOD = "LEXSTREAM_QUOTA_PERIOD"
+ENV_AUTH_MODE = "LEXSTREAM_AUTH_MODE"
+ENV_MODEL_ID = "LEXSTREAM_MODEL_ID"
+ENV_SYSTEM_PROMPT = "LEXSTREAM_SYSTEM_PROMPT"
+ENV_MAX_TOKENS = "LEXSTREAM_MAX_TOKENS"
+
+# --- Auth modes for $connect ---
+AUTH_IAM = "iam"
+AUTH_NONE = "none"
+AUTH_MODES = (AUTH_IAM, AUTH_NONE)
+
+# --- Quota periods, as API Gateway usage plans name them ---
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+
+# --- WebSocket routes (route selection is $request.body.action) ---
+ROUTE_SELECTION_EXPRESSION = "$request.body.action"
+ROUTE_CONNECT = "$connect"
+ROUTE_DISCONNECT = "$disconnect"
+ROUTE_DEFAULT = "$default"
+ROUTE_PING = "ping"  # the Lex Web UI's heartbeat: {"action": "ping"} every 9 minutes
+CONNECT_QUERY_PARAMETER = "sessionId"
+
+# --- Lex session attributes the Web UI sets on every streamed turn ---
+SESSION_ATTR_ENDPOINT = "streamingEndpoint"  # https callback URL including the stage
+SESSION_ATTR_TABLE = "streamingDynamoDbTable"
+
+# --- Lex Web UI configuration keys (for the ready-to-paste fragment) ---
+WEB_UI_ALLOW_STREAMING = "allowStreamingResponses"
+WEB_UI_WEBSOCKET_ENDPOINT = "streamingWebSocketEndpoint"
+WEB_UI_TABLE = "streamingDynamoDbTable"
+
+# --- Session ids: Lex V2 accepts 2-100 characters of [0-9a-zA-Z._:-] ---
+SESSION_ID_PATTERN = re.compile(r"[0-9a-zA-Z._:-]{2,100}")
+
+# --- API Gateway WebSocket limits ---
+MAX_FRAME_BYTES = 32 * 1024
+MAX_MESSAGE_BYTES = 128 * 1024
+IDLE_TIMEOUT_SECONDS = 10 * 60
+BILLING_UNIT_BYTES = 32 * 1024
+
+# --- Function handlers: module.function inside each function's archive ---
+HANDLERS = {
+    "connect": "on_connect.handler",
+    "disconnect": "on_disconnect.handler",
+    "default": "on_default.handler",
+    "bedrock_fulfillment": "bedrock_fulfillment.handler",
+}
+RUNTIME_PACKAGE = "lexstream_runtime"
+
+
+# --- Table schemas, in DynamoDB CreateTable terms. The component declares exactly these,
+# and the local stack and tests create exactly these, so the three cannot drift apart.
+CONNECTION_TABLE_SCHEMA = {
+    "AttributeDefinitions": [
+        {"AttributeName": SESSION_ID, "AttributeType": "S"},
+        {"AttributeName": CONNECTION_ID, "AttributeType": "S"},
+    ],
+    "KeySchema": [{"AttributeName": SESSION_ID, "KeyType": "HASH"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": CONNECTION_INDEX,
+            "KeySchema": [{"AttributeName": CONNECTION_ID, "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+    "TimeToLiveAttribute": TTL,
+}
+QUOTA_TABLE_SCHEMA = {
+    "AttributeDefinitions": [{"AttributeName": QUOTA_PERIOD_KEY, "AttributeType": "S"}],
+    "KeySchema": [{"AttributeName": QUOTA_PERIOD_KEY, "KeyType": "HASH"}],
+    "BillingMode": "PAY_PER_REQUEST",
+    "TimeToLiveAttribute": TTL,
+}

