@@ -1,0 +1,444 @@
+"""A Bedrock runtime on loopback: `converse` and `converse_stream`, no account needed.
+
+boto3's `bedrock-runtime` client talks to it unchanged through `endpoint_url` (or the
+standard `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` variable) with any fake credentials:
+
+    with LocalBedrock(tokens_per_second=40.0) as bedrock:
+        client = boto3.client("bedrock-runtime", endpoint_url=bedrock.endpoint_url)
+        reply = client.converse_stream(modelId="any.model", messages=[...])
+        for event in reply["stream"]:
+            ...
+
+Routes, as AWS serves them:
+- `POST /model/{modelId}/converse`: one JSON answer, after the time the whole answer
+  would take to generate.
+- `POST /model/{modelId}/converse-stream`: `application/vnd.amazon.eventstream` frames
+  messageStart, contentBlockDelta x N, contentBlockStop, messageStop, metadata, paced at
+  `tokens_per_second`, so streaming behaves as it does with a real model.
+
+The answer is `answer(request)` when given, otherwise a built-in Markdown answer about the
+question; the local stack uses that built-in as its account-free model. `maxTokens` is
+honoured (stopReason `max_tokens`). Faults are injected with `http_error` (an HTTP error
+before any output, e.g. "ThrottlingException") and `stream_error_after` (an exception event
+such as modelStreamErrorException after that many tokens). Both are plain attributes and
+may be changed while the server runs. Every request is recorded in `requests`.
+
+The server runs on its own thread and event loop and binds 127.0.0.1 on a free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import struct
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+# Modelled errors, with the HTTP status Bedrock answers them with (botocore maps the
+# x-amzn-ErrorType header back to the exception class).
+HTTP_ERRORS = {
+    "AccessDeniedException": 403,
+    "ResourceNotFoundException": 404,
+    "ValidationException": 400,
+    "ThrottlingException": 429,
+    "ModelTimeoutException": 408,
+    "ModelErrorException": 424,
+    "ModelNotReadyException": 429,
+    "InternalServerException": 500,
+    "ServiceUnavailableException": 503,
+}
+# Exception events that can end a converse_stream after it started.
+STREAM_ERRORS = (
+    "modelStreamErrorException",
+    "internalServerException",
+    "throttlingException",
+    "validationException",
+    "serviceUnavailableException",
+)
+EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One request as the model saw it: what `answer` callables receive."""
+
+    model_id: str
+    operation: str  # "converse" or "converse-stream"
+    question: str  # the text of the last user message
+    system: str  # all system prompt blocks, joined
+    max_tokens: int | None
+    body: dict[str, Any] = field(repr=False)
+
+
+def encode_event(headers: dict[str, str], payload: bytes) -> bytes:
+    """One AWS event-stream message: prelude, string headers, payload, two CRC32s."""
+    encoded_headers = b""
+    for name, value in headers.items():
+        raw_name, raw_value = name.encode(), value.encode()
+        # Header value type 7 is a UTF-8 string with a 2-byte length.
+        encoded_headers += struct.pack("!B", len(raw_name)) + raw_name
+        encoded_headers += struct.pack("!BH", 7, len(raw_value)) + raw_value
+    total_length = 12 + len(encoded_headers) + len(payload) + 4
+    prelude = struct.pack("!II", total_length, len(encoded_headers))
+    prelude += struct.pack("!I", zlib.crc32(prelude))
+    message = prelude + encoded_headers + payload
+    return message + struct.pack("!I", zlib.crc32(message))
+
+
+def event_message(event_type: str, body: dict[str, Any]) -> bytes:
+    """A converse_stream event such as contentBlockDelta."""
+    headers = {
+        ":event-type": event_type,
+        ":content-type": "application/json",
+        ":message-type": "event",
+    }
+    return encode_event(headers, json.dumps(body).encode())
+
+
+def exception_message(exception_type: str, message: str) -> bytes:
+    """An exception event; botocore raises it as EventStreamError while iterating."""
+    headers = {
+        ":exception-type": exception_type,
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    body = {"message": message, "originalStatusCode": 500, "originalMessage": message}
+    return encode_event(headers, json.dumps(body).encode())
+
+
+def split_tokens(text: str) -> list[str]:
+    """Word-sized tokens that join back to exactly `text` (whitespace travels in front)."""
+    return re.findall(r"\s*\S+|\s+$", text)
+
+
+_QUESTION_PREFIX = re.compile(
+    r"^(please\s+)?(can|could|would)\s+you\s+|"
+    r"^(what\s+can\s+you\s+tell\s+me\s+about|tell\s+me\s+(more\s+)?about|explain|describe|"
+    r"what\s+(is|are|was|were)|how\s+(do|does|can|should)\s+(i|we|you)|why\s+(is|are|do|does))"
+    r"\s+",
+    re.IGNORECASE,
+)
+
+
+def question_topic(question: str) -> str:
+    """The subject of a question: 'What is a WebSocket?' → 'a WebSocket'."""
+    topic = question.strip().rstrip("?!. ")
+    for _ in range(2):  # "Can you explain X" loses both lead-ins
+        topic = _QUESTION_PREFIX.sub("", topic, count=1).strip()
+    return topic or "your question"
+
+
+def default_answer(request: ModelRequest) -> str:
+    """A realistic, Markdown-formatted answer about the question, a few hundred tokens long.
+
+    It exercises what a real model sends: headings, emphasis, lists, a code span and
+    multi-byte characters, so streaming and rendering can be judged locally.
+    """
+    topic = question_topic(request.question)
+    return (
+        f"Here is an overview of **{topic}**.\n\n"
+        "## In short\n"
+        f"{topic[:1].upper() + topic[1:]} is easiest to understand from three angles: what it "
+        "is for, how it works, and what tends to go wrong. Each is covered below, followed by "
+        "a few practical next steps.\n\n"
+        "## What it is for\n"
+        f"People usually look into {topic} when they want a result that is *faster*, *more "
+        "reliable* or *easier to operate* than what they have today. It pays off most when "
+        "the same task happens often, so a small improvement adds up.\n\n"
+        "## How it works\n"
+        "1. **Start small.** Pick one concrete case and describe the expected outcome.\n"
+        "2. **Measure.** Record how long it takes and how often it fails — before and after.\n"
+        "3. **Iterate.** Change one thing at a time, so you know which change helped.\n\n"
+        "## What to watch out for\n"
+        "- Hidden limits: quotas, timeouts and payload sizes usually surface late.\n"
+        "- Error handling: decide up front what the user sees when a step fails.\n"
+        "- Cost: anything billed per request grows with traffic, so cap it early.\n\n"
+        "## Next steps\n"
+        f"Try a minimal example of {topic}, for instance with a config flag such as "
+        "`enabled: true`, and compare the numbers. If they look good, roll it out step by "
+        "step and keep an eye on the metrics. Bonne chance — ¡buena suerte! 🚀"
+    )
+
+
+def _request_text(blocks: Any) -> str:
+    if not isinstance(blocks, list):
+        return ""
+    return "\n".join(b["text"] for b in blocks if isinstance(b, dict) and "text" in b)
+
+
+def _model_request(model_id: str, operation: str, body: dict[str, Any]) -> ModelRequest:
+    messages = body.get("messages") or []
+    user_messages = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    question = _request_text(user_messages[-1].get("content")) if user_messages else ""
+    inference = body.get("inferenceConfig") or {}
+    max_tokens = inference.get("maxTokens") if isinstance(inference, dict) else None
+    return ModelRequest(
+        model_id=model_id,
+        operation=operation,
+        question=question,
+        system=_request_text(body.get("system")),
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        body=body,
+    )
+
+
+class LocalBedrock:
+    """A loopback Bedrock runtime for boto3's `bedrock-runtime` client.
+
+    Args:
+        answer: `answer(request: ModelRequest) -> str` gives the model's full answer.
+            Default: `default_answer`, a Markdown overview of the question's topic.
+        tokens_per_second: generation speed; tokens are whitespace-led words. Default 50.0.
+        first_token_delay_s: time before the first token (model "thinking"). Default 0.0.
+        http_error: when set, every request fails before any output with this modelled
+            error, e.g. "ThrottlingException" (one of HTTP_ERRORS). Default None.
+        stream_error_after: when set, converse_stream sends this many tokens and then the
+            exception event `stream_error`. Default None.
+        stream_error: the exception event for `stream_error_after` (one of STREAM_ERRORS).
+            Default "modelStreamErrorException".
+        host: the loopback address to bind. Default "127.0.0.1".
+    """
+
+    def __init__(
+        self,
+        answer: Callable[[ModelRequest], str] | None = None,
+        tokens_per_second: float = 50.0,
+        first_token_delay_s: float = 0.0,
+        http_error: str | None = None,
+        stream_error_after: int | None = None,
+        stream_error: str = "modelStreamErrorException",
+        host: str = "127.0.0.1",
+    ) -> None:
+        if tokens_per_second <= 0:
+            raise ValueError(f"tokens_per_second must be > 0, got {tokens_per_second!r}")
+        if first_token_delay_s < 0:
+            raise ValueError(f"first_token_delay_s must be >= 0, got {first_token_delay_s!r}")
+        if http_error is not None and http_error not in HTTP_ERRORS:
+            raise ValueError(
+                f"unknown http_error {http_error!r}; expected one of {', '.join(HTTP_ERRORS)}"
+            )
+        if stream_error not in STREAM_ERRORS:
+            raise ValueError(
+                f"unknown stream_error {stream_error!r}; expected one of {', '.join(STREAM_ERRORS)}"
+            )
+        if stream_error_after is not None and stream_error_after < 0:
+            raise ValueError(f"stream_error_after must be >= 0, got {stream_error_after!r}")
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(f"host must be a loopback address, got {host!r}")
+        self.answer = answer or default_answer
+        self.tokens_per_second = tokens_per_second
+        self.first_token_delay_s = first_token_delay_s
+        self.http_error = http_error
+        self.stream_error_after = stream_error_after
+        self.stream_error = stream_error
+        self.host = host
+        self.requests: list[ModelRequest] = []
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---
+
+    @property
+    def endpoint_url(self) -> str:
+        """The `endpoint_url` for boto3, e.g. http://127.0.0.1:41234."""
+        if self.port is None:
+            raise RuntimeError("LocalBedrock is not started; call start() first")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> LocalBedrock:
+        """Bind a free port and serve on a background thread; returns self."""
+        if self._thread is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def serve() -> None:
+            app = web.Application()
+            app.router.add_post("/model/{model_id}/converse", self._converse)
+            app.router.add_post("/model/{model_id}/converse-stream", self._converse_stream)
+            # A short shutdown grace: a stopped stub must not wait on half-read streams.
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+            await self._runner.setup()
+            await web.SockSite(self._runner, sock).start()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(serve())
+            except BaseException as error:  # surfaced to start()'s caller below
+                failure.append(error)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="local-bedrock", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            loop.close()
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port. Safe to call twice."""
+        if self._thread is None or self._loop is None:
+            return
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        self._thread = None
+        self._loop = None
+        self._runner = None
+
+    def __enter__(self) -> LocalBedrock:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- routes ---
+
+    async def _read_request(self, request: web.Request, operation: str) -> ModelRequest:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            raise _ModelledError("ValidationException", "The request body must be a JSON object")
+        model_request = _model_request(request.match_info["model_id"], operation, body)
+        self.requests.append(model_request)
+        if self.http_error is not None:
+            raise _ModelledError(self.http_error, f"Injected {self.http_error}")
+        return model_request
+
+    def _tokens(self, model_request: ModelRequest) -> tuple[list[str], str]:
+        tokens = split_tokens(self.answer(model_request))
+        limit = model_request.max_tokens
+        if limit is not None and len(tokens) > limit:
+            return tokens[:limit], "max_tokens"
+        return tokens, "end_turn"
+
+    def _usage(self, model_request: ModelRequest, output_tokens: int) -> dict[str, int]:
+        input_tokens = len(split_tokens(model_request.system + " " + model_request.question))
+        return {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        }
+
+    async def _converse(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        try:
+            model_request = await self._read_request(request, "converse")
+        except _ModelledError as error:
+            return error.response()
+        tokens, stop_reason = self._tokens(model_request)
+        await asyncio.sleep(self.first_token_delay_s + len(tokens) / self.tokens_per_second)
+        body = {
+            "output": {"message": {"role": "assistant", "content": [{"text": "".join(tokens)}]}},
+            "stopReason": stop_reason,
+            "usage": self._usage(model_request, len(tokens)),
+            "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+        }
+        return web.json_response(body, headers={"x-amzn-RequestId": str(uuid.uuid4())})
+
+    async def _converse_stream(self, request: web.Request) -> web.StreamResponse:
+        started = time.monotonic()
+        try:
+            model_request = await self._read_request(request, "converse-stream")
+        except _ModelledError as error:
+            return error.response()
+        tokens, stop_reason = self._tokens(model_request)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": EVENTSTREAM_CONTENT_TYPE,
+                "x-amzn-RequestId": str(uuid.uuid4()),
+            }
+        )
+        await response.prepare(request)
+        try:
+            await response.write(event_message("messageStart", {"role": "assistant"}))
+            # Tokens follow an absolute schedule, so slow writes do not stretch the answer.
+            first_at = time.monotonic() + self.first_token_delay_s
+            for index, token in enumerate(tokens):
+                if self.stream_error_after is not None and index >= self.stream_error_after:
+                    await response.write(exception_message(self.stream_error, "Injected fault"))
+                    return response
+                await asyncio.sleep(
+                    max(0.0, first_at + index / self.tokens_per_second - time.monotonic())
+                )
+                delta = {"delta": {"text": token}, "contentBlockIndex": 0}
+                await response.write(event_message("contentBlockDelta", delta))
+            if self.stream_error_after is not None and self.stream_error_after >= len(tokens):
+                await response.write(exception_message(self.stream_error, "Injected fault"))
+                return response
+            await response.write(event_message("contentBlockStop", {"contentBlockIndex": 0}))
+            await response.write(event_message("messageStop", {"stopReason": stop_reason}))
+            metadata = {
+                "usage": self._usage(model_request, len(tokens)),
+                "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+            }
+            await response.write(event_message("metadata", metadata))
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            # The caller stopped reading (e.g. its turn budget ran out): nothing to finish.
+            pass
+        return response
+
+
+class _ModelledError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def response(self) -> web.Response:
+        return web.json_response(
+            {"message": self.message},
+            status=HTTP_ERRORS[self.code],
+            headers={"x-amzn-ErrorType": self.code, "x-amzn-RequestId": str(uuid.uuid4())},
+        )
+
+
+def main() -> None:
+    """Serve until interrupted: `python -m local_stack.bedrock --tokens-per-second 30`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens-per-second", type=float, default=50.0)
+    parser.add_argument("--first-token-delay", type=float, default=0.0)
+    args = parser.parse_args()
+    with LocalBedrock(
+        tokens_per_second=args.tokens_per_second, first_token_delay_s=args.first_token_delay
+    ) as bedrock:
+        print(f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME={bedrock.endpoint_url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
