@@ -1,0 +1,129 @@
+"""Example Lex V2 fulfillment: answer with a Bedrock model, streaming to the Lex Web UI.
+
+Streaming turns use `converse_stream` and post the text as it arrives; other turns use
+`converse` and return the whole answer. Either way the turn ends with a Lex `Close`
+carrying the full text.
+
+Lex's RecognizeText gives up after about 30 s, so the answer is cut off in time: at the
+turn budget (25 s, or the function's remaining time less a margin, whichever is
+shorter) the model stream is closed and the turn returns what it has, with a short note.
+A model error part-way keeps the partial text and ends with a polite sentence.
+
+Configuration (set by the component): LEXSTREAM_MODEL_ID (a model or inference profile
+id), LEXSTREAM_SYSTEM_PROMPT (optional), LEXSTREAM_MAX_TOKENS (a whole number >= 1).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from lexstream_runtime import aws, contract, environment
+from lexstream_runtime.lex import close_response
+from lexstream_runtime.logs import log_json
+from lexstream_runtime.streaming import StreamingTurn, open_stream
+
+MODEL_ID = environment.required(contract.ENV_MODEL_ID)
+SYSTEM_PROMPT = environment.optional(contract.ENV_SYSTEM_PROMPT).strip()
+MAX_TOKENS = environment.positive_int(contract.ENV_MAX_TOKENS)
+
+# Lex waits ~30 s for the whole turn; 25 s leaves room for the final posts and Lex itself.
+TURN_BUDGET_S = 25.0
+# Kept back from the Lambda's own remaining time for closing the stream and returning.
+RETURN_MARGIN_S = 1.0
+BEDROCK = aws.bedrock_runtime_client(read_timeout_s=TURN_BUDGET_S)
+
+CUT_SHORT_NOTE = "\n\n_(The answer was cut short to fit the time limit.)_"
+PARTIAL_APOLOGY = "\n\nSorry, something went wrong and I could not finish this answer."
+FULL_APOLOGY = "Sorry, I cannot answer right now. Please try again in a moment."
+EMPTY_QUESTION = "Please type a question."
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    deadline = time.monotonic() + _budget_s(context)
+    question = event.get("inputTranscript") if isinstance(event, dict) else None
+    with open_stream(event) as stream:
+        if not isinstance(question, str) or not question.strip():
+            stream.write(EMPTY_QUESTION)
+        elif stream.streaming:
+            _stream_answer(question, stream, deadline)
+        else:
+            _whole_answer(question, stream)
+        stream.close(timeout_s=max(0.2, deadline + RETURN_MARGIN_S / 2 - time.monotonic()))
+    return close_response(event, stream.text)
+
+
+def _budget_s(context: Any) -> float:
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", lambda: None)()
+    if remaining_ms is None:
+        return TURN_BUDGET_S
+    return max(0.5, min(TURN_BUDGET_S, remaining_ms / 1000 - RETURN_MARGIN_S))
+
+
+def _request(question: str) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "modelId": MODEL_ID,
+        "messages": [{"role": "user", "content": [{"text": question}]}],
+        "inferenceConfig": {"maxTokens": MAX_TOKENS},
+    }
+    if SYSTEM_PROMPT:
+        request["system"] = [{"text": SYSTEM_PROMPT}]
+    return request
+
+
+def _stream_answer(question: str, stream: StreamingTurn, deadline: float) -> None:
+    try:
+        events = BEDROCK.converse_stream(**_request(question))["stream"]
+    except aws.AWS_ERRORS as error:
+        _apologise(stream, error)
+        return
+    # A stalled model would block the loop below past the budget: closing the stream
+    # from a timer ends the read at the deadline even when no event arrives.
+    out_of_time = threading.Event()
+
+    def cut_off() -> None:
+        out_of_time.set()
+        events.close()
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut_off)
+    timer.daemon = True
+    timer.start()
+    try:
+        for item in events:
+            text = item.get("contentBlockDelta", {}).get("delta", {}).get("text")
+            if text:
+                stream.write(text)
+            if time.monotonic() >= deadline:
+                out_of_time.set()
+                break
+    except Exception as error:  # the timer's close surfaces as an arbitrary read error
+        if not out_of_time.is_set():
+            _apologise(stream, error)
+            return
+    finally:
+        timer.cancel()
+        events.close()
+    if out_of_time.is_set():
+        log_json("answer_cut_short", model=MODEL_ID, characters=stream.stats.characters)
+        stream.write(CUT_SHORT_NOTE)
+
+
+def _whole_answer(question: str, stream: StreamingTurn) -> None:
+    try:
+        reply = BEDROCK.converse(**_request(question))
+    except aws.AWS_ERRORS as error:
+        _apologise(stream, error)
+        return
+    content = reply.get("output", {}).get("message", {}).get("content", [])
+    stream.write("".join(block.get("text", "") for block in content))
+
+
+def _apologise(stream: StreamingTurn, error: BaseException) -> None:
+    log_json(
+        "model_error",
+        model=MODEL_ID,
+        error=aws.error_code(error),
+        partialCharacters=stream.stats.characters,
+    )
+    stream.write(PARTIAL_APOLOGY if stream.stats.characters else FULL_APOLOGY)

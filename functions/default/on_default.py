@@ -1,0 +1,60 @@
+"""$default: every client message that no route matched.
+
+The Lex Web UI only ever sends `{"action": "ping"}`, which the MOCK `ping` route answers
+without a Lambda, so whatever lands here comes from something else. It is answered
+cheaply and predictably, and nothing is ever posted back to the connection: the Web UI
+appends every frame it receives to the visible chat text.
+
+Order: the quota counts the message first (it costs a request like any other; full →
+429), then the size is checked before any parsing (> 1 KB → 413), then the body must be a
+JSON object with a known action (otherwise 400). A `ping` that reaches here gets 200.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lexstream_runtime import aws, contract, websocket
+from lexstream_runtime.quota import RequestQuota
+
+DYNAMODB = aws.dynamodb_client()
+QUOTA = RequestQuota.from_environment(DYNAMODB)
+
+ROUTE = contract.ROUTE_DEFAULT
+# A heartbeat is 17 bytes; anything near this bound is not from the Web UI, and a small
+# bound keeps a hostile client from making the function parse megabytes.
+MAX_MESSAGE_BYTES = 1024
+KNOWN_ACTIONS = (contract.ROUTE_PING,)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    connection_id = websocket.connection_id(event)
+    if connection_id is None:
+        return websocket.decide(ROUTE, 400, "Bad request", "malformed_event")
+    rejected = websocket.charge_quota(QUOTA, ROUTE, connection_id)
+    if rejected is not None:
+        return rejected
+    status, message, reason = _judge(event)
+    return websocket.decide(ROUTE, status, message, reason, connectionId=connection_id)
+
+
+def _judge(event: dict[str, Any]) -> tuple[int, str, str]:
+    body = event.get("body")
+    if event.get("isBase64Encoded"):
+        return 400, "Binary messages are not accepted; send a JSON text message", "binary"
+    if not isinstance(body, str) or not body:
+        return 400, 'Expected a JSON message such as {"action": "ping"}', "empty"
+    # Length in characters bounds the UTF-8 size from below: reject huge bodies before
+    # encoding them, then check the exact size of what is left.
+    if len(body) > MAX_MESSAGE_BYTES or len(body.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
+        return 413, f"Messages are limited to {MAX_MESSAGE_BYTES} bytes", "too_large"
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return 400, 'Expected a JSON message such as {"action": "ping"}', "not_json"
+    action = message.get("action") if isinstance(message, dict) else None
+    if action not in KNOWN_ACTIONS:
+        valid = ", ".join(KNOWN_ACTIONS)
+        return 400, f"Unknown action; valid actions: {valid}", "unknown_action"
+    return 200, "pong", "heartbeat"

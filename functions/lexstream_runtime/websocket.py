@@ -1,0 +1,83 @@
+"""What the route functions share: reading API Gateway WebSocket events and answering them.
+
+Every answer is a Lambda proxy response with a short, client-safe JSON message; the detail
+(reason, ids, the AWS error code) goes to one structured log line instead, so responses
+never reveal table names, stack traces or AWS error text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .aws import AWS_ERRORS, error_code
+from .logs import log_json
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def request_context(event: Any) -> Mapping[str, Any]:
+    """The event's requestContext, or an empty mapping when the event has none."""
+    return _mapping(_mapping(event).get("requestContext"))
+
+
+def connection_id(event: Any) -> str | None:
+    """The caller's WebSocket connection id, or None when the event is malformed."""
+    value = request_context(event).get("connectionId")
+    return value if isinstance(value, str) and value else None
+
+
+def query_parameter(event: Any, name: str) -> str | None:
+    """One query string parameter of a $connect event, or None when absent."""
+    value = _mapping(_mapping(event).get("queryStringParameters")).get(name)
+    return value if isinstance(value, str) else None
+
+
+def cognito_identity_id(event: Any) -> str | None:
+    """The Cognito identity that signed the $connect request (AWS_IAM routes only)."""
+    value = _mapping(request_context(event).get("identity")).get("cognitoIdentityId")
+    return value if isinstance(value, str) and value else None
+
+
+def respond(status: int, message: str) -> dict[str, Any]:
+    """A Lambda proxy response carrying `{"message": message}`."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"message": message}),
+    }
+
+
+def decide(route: str, status: int, message: str, reason: str, **fields: Any) -> dict[str, Any]:
+    """Log one decision line (route, status, reason, fields) and return the response."""
+    decision = "accepted" if status < 400 else "rejected" if status < 500 else "failed"
+    log_json(
+        "route_decision", route=route, decision=decision, status=status, reason=reason, **fields
+    )
+    return respond(status, message)
+
+
+def charge_quota(quota: Any, route: str, connection_id: str) -> dict[str, Any] | None:
+    """Count this request against `quota` (a RequestQuota).
+
+    Returns None when the request is admitted, else the response to send: 429 when the
+    period is full, 500 when the quota table cannot be reached (an unknown count must not
+    admit traffic for free).
+    """
+    try:
+        admitted = quota.admit()
+    except AWS_ERRORS as error:
+        return decide(
+            route,
+            500,
+            "Internal error",
+            "quota_unavailable",
+            connectionId=connection_id,
+            error=error_code(error),
+        )
+    if admitted:
+        return None
+    return decide(route, 429, "Too many requests", "quota_exceeded", connectionId=connection_id)

