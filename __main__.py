@@ -1,0 +1,20 @@
+"""The lexstream stack: read this stack's config, deploy one StreamingBackend, export it."""
+
+import pulumi
+
+from components import StreamingBackend, read_stack_args
+
+backend = StreamingBackend(f"lexstream-{pulumi.get_stack()}", read_stack_args())
+
+pulumi.export("websocket_url", backend.websocket_url)
+pulumi.export("callback_url", backend.callback_url)
+pulumi.export("table_name", backend.table_name)
+pulumi.export("fulfillment_policy_arn", backend.fulfillment_policy_arn)
+pulumi.export("api_id", backend.api_id)
+pulumi.export("usage_plan_id", backend.usage_plan_id)
+pulumi.export("helper_layer_arn", backend.helper_layer_arn)
+pulumi.export("web_ui_config", backend.web_ui_config)
+if backend.web_ui_policy_arn is not None:
+    pulumi.export("web_ui_policy_arn", backend.web_ui_policy_arn)
+if backend.example_function_arn is not None:
+    pulumi.export("example_function_arn", backend.example_function_arn)

@@ -1,0 +1,357 @@
+"""The typed, validated arguments of the StreamingBackend component.
+
+A program that embeds the component passes these directly; the stack program builds them
+from config (see `stack_config`). Either way every rule is checked here, once, and a bad
+value fails with an `InvalidArgumentError` that names the argument and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import pulumi
+
+from .functions_package import contract
+
+# CloudWatch Logs accepts only these retention periods (0, "never expire", is left out on
+# purpose: every log group this component creates must expire).
+CLOUDWATCH_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+# API Gateway stage names: letters, digits, hyphens and underscores, at most 128.
+STAGE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# IAM role names (not ARNs, not paths).
+ROLE_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,64}")
+# Component names become the prefix of every physical name (Lambda function names are at
+# most 64 characters and the provider appends an 8-character suffix).
+COMPONENT_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+# Bedrock model ids such as `amazon.nova-lite-v1:0` or, with a cross-Region inference
+# profile, `us.anthropic.claude-3-5-haiku-20241022-v1:0`.
+MODEL_ID_PATTERN = re.compile(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+")
+# Lex V2 bot alias ARN, which is what Lex presents when it invokes a fulfillment function.
+BOT_ALIAS_ARN_PATTERN = re.compile(
+    r"arn:aws[a-z-]*:lex:[a-z0-9-]+:\d{12}:bot-alias/[0-9A-Za-z]+/[0-9A-Za-z]+"
+)
+# Lambda caps all environment variables of a function at 4 KB together; the system prompt
+# travels as one of them, so it must leave room for the others.
+MAX_SYSTEM_PROMPT_BYTES = 3072
+
+# The parts a transform can adjust (see `ResourceDraft`).
+TRANSFORM_TARGETS = (
+    "connection_table",
+    "quota_table",
+    "function",
+    "function_role",
+    "function_policy",
+    "function_log_group",
+    "api",
+    "integration",
+    "route",
+    "permission",
+    "deployment",
+    "stage",
+    "access_log_group",
+    "usage_plan",
+    "api_key",
+    "fulfillment_policy",
+    "web_ui_policy",
+    "helper_layer",
+    "api_gateway_account",
+)
+
+
+class InvalidArgumentError(ValueError):
+    """A component argument is invalid. `argument` names it; `problem` says what is allowed."""
+
+    def __init__(self, argument: str, problem: str) -> None:
+        super().__init__(f"{argument} {problem}")
+        self.argument = argument
+        self.problem = problem
+
+
+@dataclass
+class ResourceDraft:
+    """One child resource just before it is created, as a transform sees it.
+
+    A transform may change `args` (the resource's keyword arguments, e.g. `memory_size`)
+    and `opts` in place; renaming via `name` changes the logical name, hence the URN.
+    `resource_type` tells parts with several kinds of child apart (e.g. `function_policy`
+    covers the inline policy and the managed-policy attachments).
+    """
+
+    name: str
+    resource_type: type
+    args: dict[str, Any]
+    opts: pulumi.ResourceOptions
+
+
+Transform = Callable[[ResourceDraft], None]
+
+
+@dataclass(frozen=True)
+class ExampleFulfillmentArgs:
+    """The optional Bedrock example fulfillment function."""
+
+    model_id: str = "amazon.nova-lite-v1:0"
+    """Bedrock model id, or a cross-Region inference profile id (`us.`, `eu.`, `apac.`,
+    `global.` … prefix). Default `amazon.nova-lite-v1:0`."""
+
+    system_prompt: str = "You are a helpful assistant. Answer briefly and plainly."
+    """System prompt sent with every turn; at most 3 KB (Lambda's 4 KB environment cap)."""
+
+    max_tokens: int = 1024
+    """Upper bound on the answer's length in tokens. Default 1024."""
+
+    bot_alias_arn: str | None = None
+    """Lex V2 bot alias ARN allowed to invoke the function, e.g.
+    `arn:aws:lex:us-east-1:123456789012:bot-alias/ABCDEFGHIJ/TSTALIASID`. Default: none
+    (grant the permission yourself)."""
+
+    def __post_init__(self) -> None:
+        prefix = "example_fulfillment."
+        if not isinstance(self.model_id, str) or not MODEL_ID_PATTERN.fullmatch(self.model_id):
+            raise InvalidArgumentError(
+                prefix + "model_id",
+                "must be a Bedrock model id such as amazon.nova-lite-v1:0 or an inference "
+                f"profile id such as us.amazon.nova-lite-v1:0 (got {self.model_id!r})",
+            )
+        prompt = self.system_prompt
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidArgumentError(prefix + "system_prompt", "must be non-empty text")
+        if len(prompt.encode()) > MAX_SYSTEM_PROMPT_BYTES:
+            raise InvalidArgumentError(
+                prefix + "system_prompt",
+                f"must be at most {MAX_SYSTEM_PROMPT_BYTES} bytes, because Lambda limits a "
+                f"function's environment to 4 KB (got {len(prompt.encode())} bytes)",
+            )
+        _require_positive_int(prefix + "max_tokens", self.max_tokens)
+        arn = self.bot_alias_arn
+        if arn is not None and not (isinstance(arn, str) and BOT_ALIAS_ARN_PATTERN.fullmatch(arn)):
+            raise InvalidArgumentError(
+                prefix + "bot_alias_arn",
+                "must be a Lex V2 bot alias ARN like arn:aws:lex:us-east-1:123456789012:"
+                f"bot-alias/BOTID12345/TSTALIASID, or None (got {arn!r})",
+            )
+
+
+@dataclass(frozen=True)
+class StreamingBackendArgs:
+    """Everything a StreamingBackend can be told. Every argument has a working default."""
+
+    auth_mode: str = contract.AUTH_IAM
+    """How `$connect` is authorized: `iam` (AWS_IAM; current Lex Web UI releases presign
+    the URL with their Cognito credentials) or `none` (older, unsigned clients).
+    Default `iam`."""
+
+    stage_name: str = "Prod"
+    """API Gateway stage; it is part of both URLs. Default `Prod`, as the Lex Web UI's
+    own templates use."""
+
+    throttle_burst_limit: int = 100
+    """Stage-wide burst (token bucket size) for every route. Default 100."""
+
+    throttle_rate_limit: float = 50
+    """Stage-wide steady requests per second for every route. Default 50."""
+
+    quota_limit: int = 1000
+    """Requests (connects plus client messages) admitted per quota period. Default 1000."""
+
+    quota_period: str = "DAY"
+    """Quota period: `DAY`, `WEEK` or `MONTH`. Default `DAY`."""
+
+    quota_burst_limit: int = 20
+    """Usage plan burst; at most the stage burst. Default 20."""
+
+    quota_rate_limit: float = 10
+    """Usage plan requests per second; at most the stage rate. Default 10."""
+
+    log_retention_days: int = 30
+    """Retention of every log group (functions and access logs); a value CloudWatch
+    accepts, e.g. 7, 30, 365. Default 30."""
+
+    point_in_time_recovery: bool = False
+    """Point-in-time recovery on both tables. Default off."""
+
+    deletion_protection: bool = False
+    """Deletion protection on both tables. Default off."""
+
+    web_ui_role_names: Sequence[str] = ()
+    """IAM role names (the Lex Web UI's Cognito identity-pool roles) that may open the
+    socket; granted `execute-api:Invoke` on exactly this API's `{stage}/$connect`. Only
+    with `auth_mode="iam"`. Default none."""
+
+    fulfillment_role_names: Sequence[str] = ()
+    """IAM role names of bot fulfillment functions to attach the fulfillment policy to.
+    Default none (attach `fulfillment_policy_arn` yourself)."""
+
+    example_fulfillment: ExampleFulfillmentArgs | None = None
+    """Deploy the Bedrock example fulfillment function. Default: not deployed."""
+
+    manage_api_gateway_account: bool = False
+    """Also set the region's account-level API Gateway CloudWatch role, which access logs
+    need. It is one setting per account and region, shared by every stack there, so it is
+    off by default and, when on, is never reset on destroy. Default off."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags added to every taggable child, after the component's own. Default none."""
+
+    transforms: Mapping[str, Transform] = field(default_factory=dict)
+    """Per-part hooks to adjust a child before it is created, keyed by part name (see
+    `TRANSFORM_TARGETS`), e.g. `{"function": lambda d: d.args.update(memory_size=512)}`.
+    Default none."""
+
+    def __post_init__(self) -> None:
+        # Sequences and mappings are frozen into tuples and dicts of their own so that a
+        # caller mutating its list afterwards cannot bypass validation.
+        object.__setattr__(self, "web_ui_role_names", tuple(self.web_ui_role_names))
+        object.__setattr__(self, "fulfillment_role_names", tuple(self.fulfillment_role_names))
+        object.__setattr__(self, "tags", dict(self.tags))
+        object.__setattr__(self, "transforms", dict(self.transforms))
+        self._validate()
+
+    def _validate(self) -> None:
+        _require_choice("auth_mode", self.auth_mode, contract.AUTH_MODES)
+        if not isinstance(self.stage_name, str) or not STAGE_NAME_PATTERN.fullmatch(
+            self.stage_name
+        ):
+            raise InvalidArgumentError(
+                "stage_name",
+                f"must be 1-128 letters, digits, hyphens or underscores (got {self.stage_name!r})",
+            )
+        _require_throttle("throttle_burst_limit", "throttle_rate_limit", self)
+        _require_positive_int("quota_limit", self.quota_limit)
+        _require_choice("quota_period", self.quota_period, contract.QUOTA_PERIODS)
+        _require_throttle("quota_burst_limit", "quota_rate_limit", self)
+        # All traffic passes the stage first, so a per-client limit above the stage's could
+        # never take effect: that is a misconfiguration, not a harmless surplus.
+        if self.quota_burst_limit > self.throttle_burst_limit:
+            raise InvalidArgumentError(
+                "quota_burst_limit",
+                f"must not exceed throttle_burst_limit ({self.throttle_burst_limit}), "
+                f"got {self.quota_burst_limit}",
+            )
+        if self.quota_rate_limit > self.throttle_rate_limit:
+            raise InvalidArgumentError(
+                "quota_rate_limit",
+                f"must not exceed throttle_rate_limit ({self.throttle_rate_limit}), "
+                f"got {self.quota_rate_limit}",
+            )
+        if self.log_retention_days not in CLOUDWATCH_RETENTION_DAYS or isinstance(
+            self.log_retention_days, bool
+        ):
+            allowed = ", ".join(str(days) for days in CLOUDWATCH_RETENTION_DAYS)
+            raise InvalidArgumentError(
+                "log_retention_days",
+                f"must be one of the periods CloudWatch Logs accepts: {allowed} "
+                f"(got {self.log_retention_days!r})",
+            )
+        for flag in ("point_in_time_recovery", "deletion_protection", "manage_api_gateway_account"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InvalidArgumentError(
+                    flag, f"must be true or false (got {getattr(self, flag)!r})"
+                )
+        _require_role_names("web_ui_role_names", self.web_ui_role_names)
+        _require_role_names("fulfillment_role_names", self.fulfillment_role_names)
+        if self.web_ui_role_names and self.auth_mode != contract.AUTH_IAM:
+            raise InvalidArgumentError(
+                "web_ui_role_names",
+                f"only applies with auth_mode {contract.AUTH_IAM!r}; with "
+                f"{self.auth_mode!r} nobody signs the connect request, so leave it empty",
+            )
+        if self.example_fulfillment is not None and not isinstance(
+            self.example_fulfillment, ExampleFulfillmentArgs
+        ):
+            raise InvalidArgumentError(
+                "example_fulfillment", "must be an ExampleFulfillmentArgs or None"
+            )
+        _require_tags(self.tags)
+        for part, transform in self.transforms.items():
+            if part not in TRANSFORM_TARGETS:
+                raise InvalidArgumentError(
+                    "transforms",
+                    f"has an unknown part {part!r}; valid parts: {', '.join(TRANSFORM_TARGETS)}",
+                )
+            if not callable(transform):
+                raise InvalidArgumentError(f"transforms[{part!r}]", "must be callable")
+
+    @classmethod
+    def argument_names(cls) -> tuple[str, ...]:
+        """The names of all arguments, in declaration order."""
+        return tuple(f.name for f in fields(cls))
+
+
+def _require_choice(argument: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise InvalidArgumentError(argument, f"must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def _require_positive_int(argument: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(
+            argument, f"must be a whole number of at least 1 (got {value!r})"
+        )
+
+
+def _require_throttle(burst_argument: str, rate_argument: str, args: StreamingBackendArgs) -> None:
+    burst = getattr(args, burst_argument)
+    rate = getattr(args, rate_argument)
+    _require_positive_int(burst_argument, burst)
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, int | float)
+        or not math.isfinite(rate)
+        or rate <= 0
+    ):
+        raise InvalidArgumentError(
+            rate_argument, f"must be a number of requests per second above 0 (got {rate!r})"
+        )
+    # API Gateway throttles with a token bucket: `burst` is its size and `rate` its refill
+    # per second. A bucket smaller than one second of refill means the configured rate can
+    # never be reached by a client that sends in bursts, so the pair contradicts itself.
+    if burst < rate:
+        raise InvalidArgumentError(
+            burst_argument,
+            f"must be at least {rate_argument} ({rate}), got {burst}: the burst is the "
+            "token bucket that the rate refills",
+        )
+
+
+def _require_role_names(argument: str, names: Sequence[str]) -> None:
+    for name in names:
+        if not isinstance(name, str) or not ROLE_NAME_PATTERN.fullmatch(name):
+            raise InvalidArgumentError(
+                argument,
+                "must list IAM role names (not ARNs): 1-64 letters, digits or +=,.@_- "
+                f"(got {name!r})",
+            )
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError(argument, f"lists a role twice: {list(names)}")
+
+
+def _require_tags(tags: Mapping[str, str]) -> None:
+    # AWS tag limits: keys up to 128 characters, values up to 256, `aws:` is reserved.
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            raise InvalidArgumentError(
+                "tags", f"has an invalid key {key!r}: 1-128 characters, not starting with aws:"
+            )
+        if not isinstance(value, str) or len(value) > 256:
+            raise InvalidArgumentError(
+                "tags", f"has an invalid value for {key!r}: text of at most 256 characters"
+            )
+
+
+def require_component_name(name: str) -> None:
+    """Check a StreamingBackend's name, which prefixes every physical name it creates."""
+    if not isinstance(name, str) or not COMPONENT_NAME_PATTERN.fullmatch(name):
+        raise InvalidArgumentError(
+            "name",
+            "must start with a letter and have at most 40 letters, digits, hyphens or underscores, "
+            f"because it prefixes Lambda and IAM names (got {name!r})",
+        )

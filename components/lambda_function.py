@@ -1,0 +1,115 @@
+"""One of lexstream's Lambda functions: its log group, its own role, and the function."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from .children import Children
+from .functions_package import contract, layout
+from .iam import document, service_trust_policy, statement
+
+# Python 3.13 is the newest runtime that every commercial, China and GovCloud region
+# offers; it is supported until 2029. The function code itself stays 3.11-clean.
+RUNTIME = aws.lambda_.Runtime.PYTHON3D13
+# Graviton: cheaper per millisecond, and nothing here is architecture-specific.
+ARCHITECTURE = "arm64"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+
+
+def code_archive(files: Mapping[str, Any]) -> pulumi.AssetArchive:
+    """An archive of exactly the files `functions.layout` lists (absolute source paths,
+    so it does not matter which directory the program runs from)."""
+    return pulumi.AssetArchive(
+        {arcname: pulumi.FileAsset(str(path)) for arcname, path in sorted(files.items())}
+    )
+
+
+class LexstreamFunction:
+    """A function from `functions/<name>/` with least-privilege access.
+
+    `statements` are the function's own IAM statements; logging to its own log group is
+    always added. `managed_policy_arns` are attached to its role before it is created.
+    """
+
+    def __init__(
+        self,
+        children: Children,
+        name: str,
+        *,
+        environment: Mapping[str, pulumi.Input[str]],
+        statements: Sequence[dict[str, Any]],
+        log_retention_days: int,
+        timeout_seconds: int,
+        memory_mb: int = 256,
+        managed_policy_arns: Sequence[pulumi.Input[str]] = (),
+    ) -> None:
+        suffix = name.replace("_", "-")
+        # Created before the function and named through logging_config, so Lambda never
+        # creates /aws/lambda/<fn> itself (which would then collide and never expire).
+        self.log_group = children.create(
+            "function_log_group",
+            aws.cloudwatch.LogGroup,
+            f"{suffix}-logs",
+            name_prefix=f"/aws/lambda/{children.prefix}-{suffix}-",
+            retention_in_days=log_retention_days,
+            tags=children.tags,
+        )
+        self.role = children.create(
+            "function_role",
+            aws.iam.Role,
+            f"{suffix}-role",
+            assume_role_policy=service_trust_policy(LAMBDA_SERVICE),
+            tags=children.tags,
+        )
+        # The provider strips the `:*` suffix from log group ARNs; streams are below it.
+        log_streams = self.log_group.arn.apply(lambda arn: f"{arn}:*")
+        permissions: list[pulumi.Resource] = [
+            children.create(
+                "function_policy",
+                aws.iam.RolePolicy,
+                f"{suffix}-policy",
+                role=self.role.id,
+                policy=document(
+                    [
+                        statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_streams]),
+                        *statements,
+                    ]
+                ),
+            )
+        ]
+        permissions += [
+            children.create(
+                "function_policy",
+                aws.iam.RolePolicyAttachment,
+                f"{suffix}-managed-{index}",
+                role=self.role.name,
+                policy_arn=policy_arn,
+            )
+            for index, policy_arn in enumerate(managed_policy_arns)
+        ]
+        self.function = children.create(
+            "function",
+            aws.lambda_.Function,
+            suffix,
+            runtime=RUNTIME,
+            architectures=[ARCHITECTURE],
+            handler=contract.HANDLERS[name],
+            code=code_archive(layout.function_files(name)),
+            role=self.role.arn,
+            memory_size=memory_mb,
+            timeout=timeout_seconds,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON",
+                log_group=self.log_group.name,
+                application_log_level="INFO",
+                system_log_level="WARN",
+            ),
+            tags=children.tags,
+            # The first invocation must find its log group and its permissions in place.
+            depends_on=[self.log_group, *permissions],
+        )

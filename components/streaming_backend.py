@@ -1,0 +1,209 @@
+"""StreamingBackend: everything the Lex Web UI's streaming side channel needs, as one component."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from .api_gateway_account import create_api_gateway_account
+from .args import StreamingBackendArgs, require_component_name
+from .aws_context import AwsContext
+from .bedrock_example import BedrockExample
+from .children import Children
+from .fulfillment_policy import FulfillmentPolicy
+from .functions_package import contract
+from .helper_layer import create_helper_layer
+from .iam import statement
+from .lambda_function import LexstreamFunction
+from .quota import UsagePlanQuota, quota_environment
+from .tables import create_connection_table, create_quota_table
+from .web_ui_access import WebUiConnectPolicy
+from .websocket_api import WebSocketApi
+
+TYPE_TOKEN = "lexstream:index:StreamingBackend"
+# The route functions do one or two DynamoDB calls; API Gateway itself gives up at 29 s.
+ROUTE_TIMEOUT_SECONDS = 10
+
+
+class StreamingBackend(pulumi.ComponentResource):
+    """The WebSocket API, connection and quota tables, route functions, quota, fulfillment
+    policy and helper layer that stream Lex fulfillment text to Lex Web UI clients.
+
+    Attributes (all Outputs): `websocket_url` (the Web UI's
+    `lex.streamingWebSocketEndpoint`), `callback_url` (the `streamingEndpoint` session
+    attribute), `table_name` (`lex.streamingDynamoDbTable`), `fulfillment_policy_arn`,
+    `api_id`, `usage_plan_id`, `helper_layer_arn`, `web_ui_config` (a ready-to-paste Web UI
+    config fragment), `web_ui_policy_arn` (None unless auth is `iam`) and
+    `example_function_arn` (None unless the example is deployed).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: StreamingBackendArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`name` (1-40 letters, digits, hyphens) prefixes every child's name; `args`
+        defaults to `StreamingBackendArgs()`."""
+        require_component_name(name)
+        args = args if args is not None else StreamingBackendArgs()
+        if not isinstance(args, StreamingBackendArgs):
+            raise TypeError(f"args must be a StreamingBackendArgs, got {type(args).__name__}")
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self.args = args
+
+        children = Children(
+            self,
+            name,
+            tags={"lexstream:component": name, **args.tags},
+            transforms=args.transforms,
+        )
+        ctx = AwsContext.lookup(self)
+
+        tables = {
+            "point_in_time_recovery": args.point_in_time_recovery,
+            "deletion_protection": args.deletion_protection,
+        }
+        self.connection_table = create_connection_table(children, **tables)
+        self.quota_table = create_quota_table(children, **tables)
+
+        functions = self._create_route_functions(children)
+        account = (
+            create_api_gateway_account(children, ctx) if args.manage_api_gateway_account else []
+        )
+        self.api = WebSocketApi(
+            children,
+            ctx,
+            functions={route: fn.function for route, fn in functions.items()},
+            auth_mode=args.auth_mode,
+            stage_name=args.stage_name,
+            throttle_burst_limit=args.throttle_burst_limit,
+            throttle_rate_limit=args.throttle_rate_limit,
+            log_retention_days=args.log_retention_days,
+            stage_depends_on=account,
+        )
+        self.quota = UsagePlanQuota(
+            children,
+            api=self.api.api,
+            stage=self.api.stage,
+            limit=args.quota_limit,
+            period=args.quota_period,
+            burst_limit=args.quota_burst_limit,
+            rate_limit=args.quota_rate_limit,
+        )
+        self.fulfillment = FulfillmentPolicy(
+            children,
+            table=self.connection_table,
+            api=self.api,
+            role_names=args.fulfillment_role_names,
+        )
+        self.web_ui_access = (
+            WebUiConnectPolicy(children, api=self.api, role_names=args.web_ui_role_names)
+            if args.auth_mode == contract.AUTH_IAM
+            else None
+        )
+        self.helper_layer = create_helper_layer(children)
+        self.example = (
+            BedrockExample(
+                children,
+                ctx,
+                args.example_fulfillment,
+                fulfillment=self.fulfillment,
+                log_retention_days=args.log_retention_days,
+            )
+            if args.example_fulfillment is not None
+            else None
+        )
+
+        self.websocket_url = self.api.websocket_url
+        self.callback_url = self.api.callback_url
+        self.table_name = self.connection_table.name
+        self.fulfillment_policy_arn = self.fulfillment.arn
+        self.api_id = self.api.api.id
+        self.usage_plan_id = self.quota.plan.id
+        self.helper_layer_arn = self.helper_layer.arn
+        self.web_ui_config = pulumi.Output.all(self.websocket_url, self.table_name).apply(
+            lambda values: web_ui_config(websocket_url=values[0], table_name=values[1])
+        )
+        self.web_ui_policy_arn = self.web_ui_access.arn if self.web_ui_access else None
+        self.example_function_arn = self.example.arn if self.example else None
+        self.register_outputs(
+            {
+                "websocket_url": self.websocket_url,
+                "callback_url": self.callback_url,
+                "table_name": self.table_name,
+                "fulfillment_policy_arn": self.fulfillment_policy_arn,
+                "api_id": self.api_id,
+                "usage_plan_id": self.usage_plan_id,
+                "helper_layer_arn": self.helper_layer_arn,
+                "web_ui_config": self.web_ui_config,
+            }
+        )
+
+    def _create_route_functions(self, children: Children) -> dict[str, LexstreamFunction]:
+        args = self.args
+        counting = quota_environment(
+            self.quota_table, limit=args.quota_limit, period=args.quota_period
+        )
+        # Every connect and every client message is counted, with one atomic update.
+        count_request = statement(["dynamodb:UpdateItem"], [self.quota_table.arn])
+        route_function = {
+            "log_retention_days": args.log_retention_days,
+            "timeout_seconds": ROUTE_TIMEOUT_SECONDS,
+        }
+        connect = LexstreamFunction(
+            children,
+            "connect",
+            environment={
+                contract.ENV_CONNECTION_TABLE: self.connection_table.name,
+                contract.ENV_AUTH_MODE: args.auth_mode,
+                **counting,
+            },
+            statements=[
+                statement(["dynamodb:PutItem"], [self.connection_table.arn]),
+                count_request,
+            ],
+            **route_function,
+        )
+        disconnect = LexstreamFunction(
+            children,
+            "disconnect",
+            environment={contract.ENV_CONNECTION_TABLE: self.connection_table.name},
+            statements=[
+                # $disconnect knows only the connection id, hence the index.
+                statement(
+                    ["dynamodb:Query"],
+                    [
+                        self.connection_table.arn.apply(
+                            lambda arn: f"{arn}/index/{contract.CONNECTION_INDEX}"
+                        )
+                    ],
+                ),
+                statement(["dynamodb:DeleteItem"], [self.connection_table.arn]),
+            ],
+            **route_function,
+        )
+        default = LexstreamFunction(
+            children,
+            "default",
+            environment=counting,
+            statements=[count_request],
+            **route_function,
+        )
+        return {
+            contract.ROUTE_CONNECT: connect,
+            contract.ROUTE_DISCONNECT: disconnect,
+            contract.ROUTE_DEFAULT: default,
+        }
+
+
+def web_ui_config(*, websocket_url: str, table_name: str) -> dict[str, Any]:
+    """The Lex Web UI configuration fragment that turns streaming on against this backend."""
+    return {
+        "lex": {
+            contract.WEB_UI_ALLOW_STREAMING: True,
+            contract.WEB_UI_WEBSOCKET_ENDPOINT: websocket_url,
+            contract.WEB_UI_TABLE: table_name,
+        }
+    }
