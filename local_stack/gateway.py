@@ -57,6 +57,7 @@ DELETED_REASON = "Connection Closed Normally"
 # Bytes that may wait in a client's socket buffer before posts fail with 429, as AWS
 # answers LimitExceededException when the client side buffer is full.
 DEFAULT_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024
+_NEVER_DRAIN = 1 << 62
 
 
 @dataclass
@@ -447,6 +448,9 @@ class LocalGateway:
             # API Gateway does not negotiate permessage-deflate.
             compress=False,
             autoping=True,
+            # Never wait for a slow client while posting: the client buffer check in
+            # _handle_post answers 429 instead, as API Gateway does.
+            writer_limit=_NEVER_DRAIN,
         )
         await ws.prepare(request)
         loop = asyncio.get_running_loop()
