@@ -1,0 +1,79 @@
+"""$disconnect, run as Lambda runs it, against DynamoDB Local and the local gateway."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from functions.lexstream_runtime import contract
+from tests.functions.waiting import Completions, eventually
+
+SESSION = "lex-web-ui-3f9a"
+
+
+def test_disconnect_removes_the_mapping_of_its_own_connection(routes, event, connection_item):
+    functions = routes()
+    functions[contract.ROUTE_CONNECT].invoke(event("websocket-connect-none"))
+
+    response = functions[contract.ROUTE_DISCONNECT].invoke(event("websocket-disconnect"))
+
+    assert response["statusCode"] == 200
+    assert connection_item(SESSION) is None
+
+
+def test_an_old_tabs_disconnect_leaves_the_new_tabs_mapping_in_place(
+    routes, event, connection_item
+):
+    functions = routes()
+    old_tab = event("websocket-connect-none")
+    new_tab = event("websocket-connect-none")
+    new_tab["requestContext"]["connectionId"] = "NewTabConnId0="
+    functions[contract.ROUTE_CONNECT].invoke(old_tab)
+    functions[contract.ROUTE_CONNECT].invoke(new_tab)
+
+    # The fixture's disconnect is the old tab's connection id.
+    response = functions[contract.ROUTE_DISCONNECT].invoke(event("websocket-disconnect"))
+
+    assert response["statusCode"] == 200
+    assert connection_item(SESSION)[contract.CONNECTION_ID] == {"S": "NewTabConnId0="}
+
+
+def test_a_duplicate_or_late_disconnect_is_harmless(routes, event, connection_items):
+    functions = routes()
+    functions[contract.ROUTE_CONNECT].invoke(event("websocket-connect-none"))
+    disconnect = functions[contract.ROUTE_DISCONNECT]
+
+    statuses = [disconnect.invoke(event("websocket-disconnect"))["statusCode"] for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
+    assert connection_items() == []
+
+
+def test_disconnect_answers_a_malformed_event_with_400(routes):
+    disconnect = routes()[contract.ROUTE_DISCONNECT]
+
+    assert disconnect.invoke({"requestContext": {"connectionId": ""}})["statusCode"] == 400
+    assert disconnect.invoke("not an event")["statusCode"] == 400
+
+
+def test_closing_the_old_tab_through_the_gateway_keeps_the_new_tabs_mapping(
+    routes, make_gateway, open_socket, connection_item
+):
+    functions = routes()
+    disconnects = Completions(functions[contract.ROUTE_DISCONNECT])
+    gateway = make_gateway({**functions, contract.ROUTE_DISCONNECT: disconnects})
+    url = f"{gateway.websocket_url}?{contract.CONNECT_QUERY_PARAMETER}={quote(SESSION)}"
+    old_tab = open_socket(url)
+    old_id = connection_item(SESSION)[contract.CONNECTION_ID]["S"]
+    new_tab = open_socket(url)
+    new_id = connection_item(SESSION)[contract.CONNECTION_ID]["S"]
+    assert new_id != old_id
+
+    old_tab.close()
+    # The gateway runs $disconnect after the socket is gone; wait for it to finish.
+    assert eventually(lambda: disconnects.finished == 1)
+    assert disconnects.responses[0]["statusCode"] == 200
+    assert connection_item(SESSION)[contract.CONNECTION_ID] == {"S": new_id}
+
+    new_tab.close()
+    assert eventually(lambda: disconnects.finished == 2)
+    assert connection_item(SESSION) is None

@@ -1,0 +1,81 @@
+"""The request quota's periods and counters, against DynamoDB Local."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.quota import RequestQuota, period_bounds
+
+MOMENT = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("period", "now", "key", "ends"),
+    [
+        ("DAY", MOMENT, "DAY#2026-11-25", datetime(2026, 11, 26, tzinfo=UTC)),
+        ("WEEK", MOMENT, "WEEK#2026-W48", datetime(2026, 11, 30, tzinfo=UTC)),
+        ("MONTH", MOMENT, "MONTH#2026-11", datetime(2026, 12, 1, tzinfo=UTC)),
+        (
+            "MONTH",
+            datetime(2026, 12, 31, 23, 59, tzinfo=UTC),
+            "MONTH#2026-12",
+            datetime(2027, 1, 1, tzinfo=UTC),
+        ),
+        # ISO weeks: 2027-01-01 is a Friday in week 53 of 2026.
+        (
+            "WEEK",
+            datetime(2027, 1, 1, tzinfo=UTC),
+            "WEEK#2026-W53",
+            datetime(2027, 1, 4, tzinfo=UTC),
+        ),
+        # Periods follow UTC, whatever the caller's zone.
+        (
+            "DAY",
+            datetime(2026, 11, 25, 23, 30, tzinfo=timezone(timedelta(hours=-2))),
+            "DAY#2026-11-26",
+            datetime(2026, 11, 27, tzinfo=UTC),
+        ),
+    ],
+)
+def test_each_period_has_its_own_key_and_ends_at_the_next_utc_boundary(period, now, key, ends):
+    assert period_bounds(period, now) == (key, ends)
+
+
+def test_an_unknown_period_is_rejected_naming_the_valid_ones():
+    with pytest.raises(ValueError, match="DAY, WEEK, MONTH"):
+        period_bounds("HOUR", MOMENT)
+
+
+def test_a_limit_below_one_is_rejected(dynamodb, quota_table):
+    with pytest.raises(ValueError, match=">= 1"):
+        RequestQuota(dynamodb, quota_table, 0, "DAY")
+
+
+def test_the_quota_admits_up_to_the_limit_per_period_and_starts_again_next_period(
+    dynamodb, quota_table
+):
+    quota = RequestQuota(dynamodb, quota_table, 2, "DAY")
+    tomorrow = MOMENT + timedelta(days=1)
+
+    today_results = [quota.admit(MOMENT) for _ in range(3)]
+    tomorrow_results = [quota.admit(tomorrow) for _ in range(3)]
+
+    assert today_results == [True, True, False]
+    assert tomorrow_results == [True, True, False]
+
+
+def test_the_counter_item_expires_a_day_after_its_period(dynamodb, quota_table):
+    RequestQuota(dynamodb, quota_table, 5, "DAY").admit(MOMENT)
+
+    item = dynamodb.get_item(
+        TableName=quota_table,
+        Key={contract.QUOTA_PERIOD_KEY: {"S": "DAY#2026-11-25"}},
+        ConsistentRead=True,
+    )["Item"]
+
+    assert item[contract.QUOTA_REQUESTS] == {"N": "1"}
+    expected = datetime(2026, 11, 27, tzinfo=UTC).timestamp()
+    assert item[contract.TTL] == {"N": str(int(expected))}
