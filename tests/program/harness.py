@@ -56,6 +56,7 @@ class ResourceRecord:
     name: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    id: str = ""
     urn: str = ""
     parent: str = ""
     dependencies: tuple[str, ...] = ()
@@ -140,13 +141,31 @@ def record_stack(stack: str, overrides: dict[str, object] | None = None) -> Stac
 @functools.cache
 def _record_cached(stack: str, overrides_key: str) -> StackRecord:
     config = stack_config(stack, json.loads(overrides_key))
+    return run_program(PROGRAM, stack, config)
+
+
+def run_program(
+    program: Path,
+    stack: str,
+    config: dict[str, str],
+    *,
+    python: str = sys.executable,
+    project_on_path: bool = True,
+) -> StackRecord:
+    """Run any Pulumi program file under the same mocks, in a fresh `python`.
+
+    With `project_on_path` the project folder is importable (as the CLI makes it for
+    `__main__.py`); without it, only what is installed in `python`'s environment is.
+    """
     with tempfile.TemporaryDirectory(prefix="lexstream-mock-run-") as workdir:
         out = Path(workdir) / "record.json"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-        # No credentials or endpoints of the host may leak into a mock run.
+        env.pop("PYTHONPATH", None)
+        # No credentials of the host may reach a mock run.
         env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
         completed = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), stack, str(out)],
+            [python, str(Path(__file__).resolve()), stack, str(out), str(program)]
+            + (["--project-on-path"] if project_on_path else []),
             input=json.dumps(config),
             capture_output=True,
             text=True,
@@ -158,8 +177,8 @@ def _record_cached(stack: str, overrides_key: str) -> StackRecord:
         )
         if not out.is_file():
             raise RuntimeError(
-                f"mock run of stack {stack!r} crashed (exit {completed.returncode}):\n"
-                f"{completed.stderr[-4000:]}"
+                f"mock run of {program.name} for stack {stack!r} crashed "
+                f"(exit {completed.returncode}):\n{completed.stderr[-4000:]}"
             )
         result = json.loads(out.read_text())
     if "error" in result:
@@ -220,9 +239,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _run_in_this_process(stack: str, out_path: str) -> None:
+def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: bool) -> None:
     config: dict[str, str] = json.loads(sys.stdin.read())
-    sys.path.insert(0, str(ROOT))
+    # Running this file as a script puts its own folder first on sys.path; the program
+    # must see only the project (as the CLI arranges) or only what is installed.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+    if on_path:
+        sys.path.insert(0, str(ROOT))
     import pulumi
     from pulumi.runtime.mocks import MockMonitor
     from pulumi.runtime.settings import get_root_resource
@@ -275,6 +298,7 @@ def _run_in_this_process(stack: str, out_path: str) -> None:
                     "name": args.name,
                     "inputs": _jsonable(inputs),
                     "outputs": _jsonable(outputs),
+                    "id": resource_id,
                     "urn": monitor.make_urn(request.parent, request.type, request.name),
                     "parent": request.parent,
                     "dependencies": sorted(set(request.dependencies)),
@@ -403,7 +427,7 @@ def _run_in_this_process(stack: str, out_path: str) -> None:
     def program() -> pulumi.Output[Any]:
         import runpy
 
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+        runpy.run_path(program_path, run_name="__main__")
         outputs = get_root_resource().outputs
         return pulumi.Output.all(**outputs).apply(exports.update) if outputs else None
 
@@ -429,4 +453,6 @@ def _limit(typ: str, name: str, maximum: int) -> None:
 
 
 if __name__ == "__main__":
-    _run_in_this_process(sys.argv[1], sys.argv[2])
+    _run_in_this_process(
+        sys.argv[1], sys.argv[2], sys.argv[3], on_path="--project-on-path" in sys.argv[4:]
+    )
