@@ -67,12 +67,25 @@ TRANSFORM_TARGETS = (
 
 
 class InvalidArgumentError(ValueError):
-    """A component argument is invalid. `argument` names it; `problem` says what is allowed."""
+    """A component argument is invalid. `argument` names it; `problem` says what is allowed.
 
-    def __init__(self, argument: str, problem: str) -> None:
-        super().__init__(f"{argument} {problem}")
+    When the problem involves other arguments, `problem` names them as `{argument}`
+    placeholders listed in `related`, so that `describe` can name every argument the way
+    the caller knows it (a Python argument, or a stack config key).
+    """
+
+    def __init__(self, argument: str, problem: str, *, related: Sequence[str] = ()) -> None:
         self.argument = argument
         self.problem = problem
+        self.related = tuple(related)
+        super().__init__(self.describe(lambda name: name))
+
+    def describe(self, name_of: Callable[[str], str]) -> str:
+        """The message, with every argument named by `name_of(argument)`."""
+        problem = self.problem
+        if self.related:
+            problem = problem.format(**{r: name_of(r) for r in self.related})
+        return f"{name_of(self.argument)} {problem}"
 
 
 @dataclass
@@ -230,18 +243,17 @@ class StreamingBackendArgs:
         _require_throttle("quota_burst_limit", "quota_rate_limit", self)
         # All traffic passes the stage first, so a per-client limit above the stage's could
         # never take effect: that is a misconfiguration, not a harmless surplus.
-        if self.quota_burst_limit > self.throttle_burst_limit:
-            raise InvalidArgumentError(
-                "quota_burst_limit",
-                f"must not exceed throttle_burst_limit ({self.throttle_burst_limit}), "
-                f"got {self.quota_burst_limit}",
-            )
-        if self.quota_rate_limit > self.throttle_rate_limit:
-            raise InvalidArgumentError(
-                "quota_rate_limit",
-                f"must not exceed throttle_rate_limit ({self.throttle_rate_limit}), "
-                f"got {self.quota_rate_limit}",
-            )
+        for quota, stage in (
+            ("quota_burst_limit", "throttle_burst_limit"),
+            ("quota_rate_limit", "throttle_rate_limit"),
+        ):
+            if getattr(self, quota) > getattr(self, stage):
+                raise InvalidArgumentError(
+                    quota,
+                    f"must not exceed {{{stage}}} ({getattr(self, stage)}), got "
+                    f"{getattr(self, quota)}: every request passes the stage limit first",
+                    related=[stage],
+                )
         if self.log_retention_days not in CLOUDWATCH_RETENTION_DAYS or isinstance(
             self.log_retention_days, bool
         ):
@@ -261,8 +273,9 @@ class StreamingBackendArgs:
         if self.web_ui_role_names and self.auth_mode != contract.AUTH_IAM:
             raise InvalidArgumentError(
                 "web_ui_role_names",
-                f"only applies with auth_mode {contract.AUTH_IAM!r}; with "
+                f"only applies with {{auth_mode}} {contract.AUTH_IAM!r}; with "
                 f"{self.auth_mode!r} nobody signs the connect request, so leave it empty",
+                related=["auth_mode"],
             )
         if self.example_fulfillment is not None and not isinstance(
             self.example_fulfillment, ExampleFulfillmentArgs
@@ -317,8 +330,9 @@ def _require_throttle(burst_argument: str, rate_argument: str, args: StreamingBa
     if burst < rate:
         raise InvalidArgumentError(
             burst_argument,
-            f"must be at least {rate_argument} ({rate}), got {burst}: the burst is the "
+            f"must be at least {{{rate_argument}}} ({rate}), got {burst}: the burst is the "
             "token bucket that the rate refills",
+            related=[rate_argument],
         )
 
 

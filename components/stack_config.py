@@ -95,9 +95,8 @@ def stack_args_from_values(
         top_level["example_fulfillment"] = example
         return StreamingBackendArgs(**top_level)
     except InvalidArgumentError as error:
-        key = next((e.key for e in CONFIG_KEYS if e.argument == error.argument), None)
-        name = f"{namespace}:{key}" if key else error.argument
-        raise StackConfigError(f"{name} {error.problem}") from error
+        keys = {entry.argument: f"{namespace}:{entry.key}" for entry in CONFIG_KEYS}
+        raise StackConfigError(error.describe(lambda arg: keys.get(arg, arg))) from error
 
 
 def _example_args(parsed: dict[str, Any]) -> ExampleFulfillmentArgs | None:

@@ -129,7 +129,7 @@ def stack_config(stack: str, overrides: dict[str, object] | None = None) -> dict
             merged.pop(full_key, None)
         else:
             merged[full_key] = value
-    return {key: _config_string(value) for key, value in merged.items()}
+    return {key: config_string(value) for key, value in merged.items()}
 
 
 def record_stack(stack: str, overrides: dict[str, object] | None = None) -> StackRecord:
@@ -191,7 +191,8 @@ def run_program(
     )
 
 
-def _config_string(value: Any) -> str:
+def config_string(value: Any) -> str:
+    """A config value as the CLI hands it to a program: text, `true`/`false`, or JSON."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):

@@ -58,6 +58,10 @@ def partition(record: StackRecord) -> str:
     return "aws"
 
 
+def dns_suffix(record: StackRecord) -> str:
+    return "amazonaws.com.cn" if partition(record) == "aws-cn" else "amazonaws.com"
+
+
 def api(record: StackRecord) -> ResourceRecord:
     return record.one(API)
 

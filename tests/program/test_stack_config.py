@@ -1,0 +1,112 @@
+"""Stack config: what Pulumi.yaml declares, how the stacks differ, and how bad values fail."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components import ExampleFulfillmentArgs, StackConfigError, StreamingBackendArgs
+from components.stack_config import CONFIG_KEYS, stack_args_from_values
+
+from .harness import (
+    PROJECT_FILE,
+    StackProgramError,
+    config_string,
+    project_config_defaults,
+    record_stack,
+    stack_config,
+)
+
+DECLARED = yaml.safe_load(PROJECT_FILE.read_text())["config"]
+PYTHON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+
+
+def test_pulumi_yaml_declares_exactly_the_keys_the_program_reads() -> None:
+    assert set(DECLARED) == {entry.key for entry in CONFIG_KEYS}
+    for entry in CONFIG_KEYS:
+        declaration = DECLARED[entry.key]
+        assert declaration["type"] == entry.type, entry.key
+        assert declaration["description"].strip(), entry.key
+        assert isinstance(declaration["default"], PYTHON_TYPES[entry.type]), entry.key
+        if entry.type == "array":
+            assert declaration["items"] == {"type": "string"}
+
+
+def test_pulumi_yaml_defaults_are_the_component_defaults() -> None:
+    # Under the CLI the Pulumi.yaml defaults apply; an outside program gets the argument
+    # defaults. They must be the same deployment.
+    defaults = {
+        key.split(":", 1)[1]: config_string(value)
+        for key, value in project_config_defaults().items()
+    }
+    assert stack_args_from_values(defaults) == StreamingBackendArgs()
+    with_example = stack_args_from_values({**defaults, "exampleFulfillment": "true"})
+    assert with_example.example_fulfillment == ExampleFulfillmentArgs()
+
+
+def test_production_is_stricter_than_development() -> None:
+    dev, prod = stack_config("dev"), stack_config("prod")
+    assert prod["lexstream:authMode"] == "iam"
+    assert prod["lexstream:pointInTimeRecovery"] == "true"
+    assert prod["lexstream:deletionProtection"] == "true"
+    assert dev["lexstream:deletionProtection"] == "false"
+    assert int(prod["lexstream:logRetentionDays"]) > int(dev["lexstream:logRetentionDays"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"authMode": "cognito"}, ["lexstream:authMode", "iam, none", "'cognito'"]),
+        ({"quotaLimit": 0}, ["lexstream:quotaLimit", "at least 1"]),
+        ({"quotaPeriod": "HOUR"}, ["lexstream:quotaPeriod", "DAY, WEEK, MONTH"]),
+        (
+            {"throttleBurstLimit": 10, "throttleRateLimit": 50},
+            ["lexstream:throttleBurstLimit", "at least lexstream:throttleRateLimit (50)"],
+        ),
+        (
+            {"quotaRateLimit": 80, "quotaBurstLimit": 90},
+            ["lexstream:quotaRateLimit", "must not exceed lexstream:throttleRateLimit (50)"],
+        ),
+        ({"logRetentionDays": 10}, ["lexstream:logRetentionDays", "14", "3653", "(got 10)"]),
+        ({"stageName": "my stage"}, ["lexstream:stageName", "letters, digits"]),
+        ({"pointInTimeRecovery": "yes"}, ["lexstream:pointInTimeRecovery", "true or false"]),
+        ({"quotaLimit": "lots"}, ["lexstream:quotaLimit", "whole number"]),
+        (
+            {"authMode": "none", "webUiRoleNames": ["WebUiRole"]},
+            ["lexstream:webUiRoleNames", "only applies with lexstream:authMode 'iam'"],
+        ),
+        (
+            {"fulfillmentRoleNames": ["arn:aws:iam::123456789012:role/Bot"]},
+            ["lexstream:fulfillmentRoleNames", "role names (not ARNs)"],
+        ),
+        ({"exampleModelId": "Claude"}, ["lexstream:exampleModelId", "amazon.nova-lite-v1:0"]),
+        ({"exampleSystemPrompt": "x" * 4000}, ["lexstream:exampleSystemPrompt", "4 KB"]),
+        ({"exampleBotAliasArn": "MyBot"}, ["lexstream:exampleBotAliasArn", "bot-alias"]),
+        ({"quotaLimt": 5}, ["lexstream:quotaLimt", "not a config key", "quotaLimit"]),
+    ],
+)
+def test_invalid_config_fails_the_program_naming_the_key_and_what_is_allowed(
+    overrides: dict[str, object], expected: list[str]
+) -> None:
+    # dev deploys the example, so its keys are checked too.
+    with pytest.raises(StackProgramError) as failure:
+        record_stack("dev", overrides)
+    assert failure.value.error_type == "StackConfigError"
+    for fragment in expected:
+        assert fragment in str(failure.value)
+
+
+def test_example_settings_are_ignored_while_the_example_is_off() -> None:
+    args = stack_args_from_values({"exampleFulfillment": "false", "exampleModelId": "??"})
+    assert args.example_fulfillment is None
+
+
+def test_an_empty_alias_arn_means_no_bot_yet() -> None:
+    args = stack_args_from_values({"exampleFulfillment": "true", "exampleBotAliasArn": ""})
+    assert args.example_fulfillment is not None
+    assert args.example_fulfillment.bot_alias_arn is None
+
+
+def test_array_config_must_be_a_list_of_names() -> None:
+    with pytest.raises(StackConfigError, match=r"lexstream:webUiRoleNames must be a list"):
+        stack_args_from_values({"webUiRoleNames": '{"role": "x"}'})
