@@ -8,6 +8,7 @@ be thread-safe, which boto3 clients are.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import os
@@ -17,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -80,6 +81,8 @@ class LambdaFunction:
         self._init_lock = threading.Lock()
         self._code_dir: Path | None = None
         self.init_seconds: float | None = None
+        # The function's own copies of the archive's packages, once initialised.
+        self.private_modules: dict[str, ModuleType] = {}
 
     @classmethod
     def lexstream(
@@ -120,8 +123,8 @@ class LambdaFunction:
             raise FileNotFoundError(
                 f"handler module {module_name!r} is not in the archive of {self.name}"
             )
-        # Lambda puts the archive root on sys.path; shared packages such as
-        # lexstream_runtime are identical in every archive, so one copy serves all.
+        # Lambda puts the archive root on sys.path (kept at the end here, for imports a
+        # handler makes late).
         if str(code_dir) not in sys.path:
             sys.path.append(str(code_dir))
         unique = f"_lambda_{self.instance_id}_{module_name.replace('.', '_')}"
@@ -130,15 +133,57 @@ class LambdaFunction:
         module = importlib.util.module_from_spec(spec)
         # Handlers read their configuration once, at init, as on Lambda; the environment
         # is theirs only for that moment, because several functions share this process.
-        with _ENV_LOCK, _patched_environ(self.environment):
+        # Every function also gets its own copy of the archive's packages: on Lambda each
+        # function is its own process, so module state (such as a client cached on first
+        # use) must not leak from one function, or one test's stack, into another.
+        top_level = _top_level_names(self.files, exclude=module_name.split(".")[0])
+        with (
+            _ENV_LOCK,
+            _patched_environ(self.environment),
+            _private_modules(code_dir, top_level) as private,
+        ):
             sys.modules[unique] = module
             spec.loader.exec_module(module)
+        self.private_modules = private
         return module
 
     def close(self) -> None:
         if self._code_dir is not None:
             shutil.rmtree(self._code_dir, ignore_errors=True)
             self._code_dir = None
+
+
+def _top_level_names(files: Mapping[str, Path], exclude: str) -> set[str]:
+    names = set()
+    for arcname in files:
+        first = arcname.split("/", 1)[0]
+        names.add(first[: -len(".py")] if first.endswith(".py") else first)
+    names.discard(exclude)
+    return names
+
+
+@contextlib.contextmanager
+def _private_modules(code_dir: Path, names: set[str]) -> Iterator[dict[str, ModuleType]]:
+    """Import `names` afresh from `code_dir` for one function, leaving sys.modules as it was.
+
+    Yields the dict that receives the function's own modules once the block ends.
+    """
+
+    def owned(module_name: str) -> bool:
+        return module_name.split(".", 1)[0] in names
+
+    private: dict[str, ModuleType] = {}
+    saved = {name: module for name, module in sys.modules.items() if owned(name)}
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, str(code_dir))
+    try:
+        yield private
+    finally:
+        sys.path.remove(str(code_dir))
+        for name in [name for name in sys.modules if owned(name)]:
+            private[name] = sys.modules.pop(name)
+        sys.modules.update(saved)
 
 
 class _patched_environ:

@@ -113,9 +113,12 @@ def verify_presigned_request(
     except KeyError as error:
         raise SignatureError(f"signed header {error.args[0]!r} is not in the request") from None
 
+    # SigV4 sorts by the encoded names (then values), not the decoded ones.
     canonical_query = "&".join(
-        f"{_encode(key)}={_encode(value)}"
-        for key, value in sorted((k, v) for k, v in pairs if k != "X-Amz-Signature")
+        f"{key}={value}"
+        for key, value in sorted(
+            (_encode(k), _encode(v)) for k, v in pairs if k != "X-Amz-Signature"
+        )
     )
     key = _signing_key(credentials.secret_access_key, scope_date, region)
     string_prefix = f"{ALGORITHM}\n{params['X-Amz-Date']}\n{'/'.join(scope[1:])}\n"
