@@ -1,0 +1,142 @@
+"""Run the benchmarks, print the tables, write JSON and Markdown.
+
+python -m benchmarks                 # everything, default scenarios (~4 minutes)
+python -m benchmarks --quick         # smaller scenarios, one repetition (~1 minute)
+python -m benchmarks --only relay,cold_start
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import cold_start, concurrency, program_eval, relay
+from .machine import machine_info
+from .report import render
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BENCHMARKS = ("relay", "concurrency", "cold_start", "program")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _latencies(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or any(value < 0 for value in values):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated milliseconds >= 0 such as 0,30; got {text!r}"
+        )
+    return values
+
+
+def _only(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown benchmark(s) {', '.join(unknown) or text!r}; "
+            f"expected a comma-separated subset of {', '.join(BENCHMARKS)}"
+        )
+    return names
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench", description="lexstream benchmarks (all on loopback)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller scenarios, one repetition each"
+    )
+    parser.add_argument("--only", type=_only, default=BENCHMARKS, help="e.g. relay,cold_start")
+    parser.add_argument("--chunks", type=_positive_int, help="relay: chunks per turn (400)")
+    parser.add_argument("--rate", type=_positive_float, help="model chunks per second (50)")
+    parser.add_argument(
+        "--latencies", type=_latencies, help="relay: callback latencies in ms (0,30)"
+    )
+    parser.add_argument("--sessions", type=_positive_int, help="concurrency: sessions (200)")
+    parser.add_argument(
+        "--session-chunks", type=_positive_int, help="concurrency: chunks per session (100)"
+    )
+    parser.add_argument("--repeat", type=_positive_int, help="repetitions (relay 3, ...)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS_DIR / "latest.json",
+        help="JSON results file; the Markdown table goes next to it (.md)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the functions' and servers' log lines"
+    )
+    return parser.parse_args(argv)
+
+
+def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
+    """The benchmarks to run, with their settings (`--quick` shrinks the defaults)."""
+    quick = args.quick
+    rate = args.rate or 50.0
+    steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "relay": lambda: relay.run(
+            chunks=args.chunks or (100 if quick else 400),
+            chunks_per_second=rate,
+            latencies_ms=args.latencies or (0.0, 30.0),
+            repeat=args.repeat or (1 if quick else 3),
+        ),
+        "concurrency": lambda: concurrency.run(
+            sessions=args.sessions or (50 if quick else 200),
+            chunks_per_session=args.session_chunks or (50 if quick else 100),
+            chunks_per_second=rate,
+        ),
+        "cold_start": lambda: cold_start.run(repeat=args.repeat or (3 if quick else 7)),
+        "program": lambda: program_eval.run(repeat=args.repeat or (1 if quick else 3)),
+    }
+    return {name: steps[name] for name in BENCHMARKS if name in args.only}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results: dict[str, Any] = {"machine": machine_info(), "settings": {"quick": args.quick}}
+    # The route functions log one JSON line per decision on stdout and moto logs every
+    # request; both would bury the table.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    for name, step in plan(args).items():
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        captured = io.StringIO()
+        quiet = contextlib.nullcontext() if args.verbose else contextlib.redirect_stdout(captured)
+        with quiet:
+            results[name] = step()
+        results[name]["wall_seconds"] = round(time.monotonic() - started, 1)
+    markdown = render(results)
+    print(markdown)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    args.output.with_suffix(".md").write_text(markdown)
+    print(f"wrote {args.output} and {args.output.with_suffix('.md')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

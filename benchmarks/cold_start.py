@@ -1,0 +1,171 @@
+"""Cold start: each function's archive size and its module init time.
+
+The archive is zipped from `functions/layout.py`, the same files the component ships.
+Init is measured the way Lambda pays it: a fresh interpreter imports the handler module
+from the unpacked archive (no bytecode cache, as /var/task is read-only) and looks up
+the handler. The bare `import boto3` baseline runs in the same rounds, interleaved, so
+machine noise hits both alike; the comparison is the difference of the medians.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from functions import layout
+from functions.lexstream_runtime import contract
+
+from .stats import median
+
+# Targets from the benchmark specification.
+MAX_ARCHIVE_BYTES = 50 * 1024
+MAX_INIT_OVER_BASELINE_S = 0.020
+
+BASELINE = "import boto3"
+# Not a target, but it shows where init time goes: a module-scope client (which Lambda
+# best practice asks for) costs more than the import itself.
+BASELINE_WITH_CLIENT = "import boto3 + one client"
+
+# Runs in the fresh interpreter: time from the first import to a callable handler.
+_CHILD = """
+import importlib, json, sys, time
+archive, target = sys.argv[1], sys.argv[2]
+sys.path.insert(0, archive)
+started = time.perf_counter()
+if target == "boto3":
+    import boto3
+elif target == "boto3+client":
+    import boto3
+    boto3.client("dynamodb")
+else:
+    module_name, function_name = target.rsplit(".", 1)
+    handler = getattr(importlib.import_module(module_name), function_name)
+    assert callable(handler), target
+ready = time.perf_counter()
+print(json.dumps({"init_s": ready - started, "modules": len(sys.modules)}))
+"""
+
+
+def archive_bytes(files: Mapping[str, Path]) -> tuple[int, int]:
+    """(zipped, unzipped) size in bytes of an archive holding `files` (arcname → path),
+    deflated as Lambda deployment packages are.
+    """
+    buffer = io.BytesIO()
+    unzipped = 0
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for arcname, path in sorted(files.items()):
+            data = path.read_bytes()
+            unzipped += len(data)
+            archive.writestr(arcname, data)
+    return len(buffer.getvalue()), unzipped
+
+
+def function_environment() -> dict[str, str]:
+    """Every variable the component may set on a function, with plausible values, plus
+    fake credentials and loopback endpoints so that nothing at init can reach AWS.
+    """
+    unreachable = "http://127.0.0.1:9"  # discard port: a call at init fails fast, locally
+    return {
+        contract.ENV_CONNECTION_TABLE: "lexstream-bench-connections",
+        contract.ENV_QUOTA_TABLE: "lexstream-bench-quota",
+        contract.ENV_QUOTA_LIMIT: "1000",
+        contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
+        contract.ENV_AUTH_MODE: contract.AUTH_IAM,
+        contract.ENV_MODEL_ID: "anthropic.claude-3-haiku-20240307-v1:0",
+        contract.ENV_SYSTEM_PROMPT: "You are a helpful assistant.",
+        contract.ENV_MAX_TOKENS: "512",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": unreachable,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def _lay_out(files: Mapping[str, Path], into: Path) -> None:
+    for arcname, source in files.items():
+        target = into / arcname
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+
+
+def _init_seconds(archive: Path, target: str, env: Mapping[str, str]) -> float:
+    # -I: ignore the caller's PYTHONPATH and user site; -B: write no bytecode, so every
+    # repetition compiles the archive's sources, as every Lambda cold start does.
+    completed = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", _CHILD, str(archive), target],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"init of {target!r} from {archive} failed:\n{completed.stderr.strip()}")
+    return float(json.loads(completed.stdout.strip().splitlines()[-1])["init_s"])
+
+
+def run(repeat: int = 7) -> dict[str, object]:
+    """Measure every function in `functions.layout.FUNCTION_NAMES`.
+
+    repeat: fresh interpreters per function and per baseline, interleaved by round;
+        the medians are reported (default 7).
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    env = function_environment()
+    samples: dict[str, list[float]] = {BASELINE: [], BASELINE_WITH_CLIENT: []}
+    targets = {BASELINE: "boto3", BASELINE_WITH_CLIENT: "boto3+client"}
+    sizes: dict[str, tuple[int, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="lexstream-bench-cold-") as scratch:
+        archives = {BASELINE: Path(scratch), BASELINE_WITH_CLIENT: Path(scratch)}
+        for name in layout.FUNCTION_NAMES:
+            files = layout.function_files(name)
+            sizes[name] = archive_bytes(files)
+            archives[name] = Path(scratch) / name
+            _lay_out(files, archives[name])
+            targets[name] = contract.HANDLERS[name]
+            samples[name] = []
+        for _ in range(repeat):
+            for label, target in targets.items():
+                samples[label].append(_init_seconds(archives[label], target, env))
+
+    baseline_s = median(samples[BASELINE])
+    with_client_s = median(samples[BASELINE_WITH_CLIENT])
+    functions = []
+    for name in layout.FUNCTION_NAMES:
+        zipped, unzipped = sizes[name]
+        init_s = median(samples[name])
+        functions.append(
+            {
+                "function": name,
+                "handler": contract.HANDLERS[name],
+                "archive_bytes": zipped,
+                "unzipped_bytes": unzipped,
+                "init_ms": round(init_s * 1000, 2),
+                "over_baseline_ms": round((init_s - baseline_s) * 1000, 2),
+                "over_baseline_with_client_ms": round((init_s - with_client_s) * 1000, 2),
+                "archive_target_met": zipped < MAX_ARCHIVE_BYTES,
+                "init_target_met": init_s - baseline_s <= MAX_INIT_OVER_BASELINE_S,
+            }
+        )
+    layer_zipped, layer_unzipped = archive_bytes(layout.layer_files())
+    return {
+        "repeat": repeat,
+        "baseline_ms": round(baseline_s * 1000, 2),
+        "baseline_with_client_ms": round(with_client_s * 1000, 2),
+        "targets": {
+            "archive_bytes_below": MAX_ARCHIVE_BYTES,
+            "init_over_baseline_ms_at_most": MAX_INIT_OVER_BASELINE_S * 1000,
+        },
+        "functions": functions,
+        "layer": {"archive_bytes": layer_zipped, "unzipped_bytes": layer_unzipped},
+    }

@@ -1,0 +1,1 @@
+"""Fulfillment functions the relay benchmark runs side by side, as Lambda would run them."""

@@ -1,0 +1,155 @@
+"""Program evaluation: what `pulumi preview` costs the Python side, per stack file.
+
+Each stack runs the real `__main__.py` under Pulumi's mocks in a fresh interpreter,
+exactly as the program tests do (`tests/program/harness.py`), and is measured from
+process start to exit: wall time, and peak resident memory from the kernel's own
+accounting of that child (`wait4`). Next to it, in the same rounds, a fresh interpreter
+that only imports pulumi and the pulumi_aws submodules the program uses: pulumi_aws
+loads submodules lazily and they dominate both numbers, so the difference is what the
+program itself adds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.program import harness
+
+from .stats import median
+
+COMPONENTS_DIR = harness.ROOT / "components"
+_SUBMODULE_USE = re.compile(r"\baws\.([a-z][a-z0-9_]*)\.([A-Z][A-Za-z0-9_]*)")
+BASELINE_LABEL = "baseline: import pulumi + the pulumi_aws submodules used"
+
+
+def used_aws_names() -> list[str]:
+    """What the program's code touches in pulumi_aws submodules, as `submodule.Name`
+    (`aws.dynamodb.Table` in the source gives `dynamodb.Table`).
+    """
+    found: set[tuple[str, str]] = set()
+    for path in [harness.PROGRAM, *sorted(COMPONENTS_DIR.glob("*.py"))]:
+        found.update(_SUBMODULE_USE.findall(path.read_text()))
+    return sorted(
+        f"{module}.{name}"
+        for module, name in found
+        if importlib.util.find_spec(f"pulumi_aws.{module}") is not None
+    )
+
+
+def baseline_code(names: list[str]) -> str:
+    """Python that imports pulumi and loads each `submodule.Name` of pulumi_aws.
+
+    pulumi_aws installs its submodules as lazy proxies: importing one costs nothing
+    until an attribute is read, so the baseline reads exactly what the program reads.
+    """
+    return "import pulumi, pulumi_aws\n" + "".join(f"pulumi_aws.{name}\n" for name in names)
+
+
+def _child_environment() -> dict[str, str]:
+    # As the harness runs it: no Pulumi engine variables, no PYTHONPATH, fake keys.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env.pop("PYTHONPATH", None)
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    return env
+
+
+def measure_process(argv: list[str], stdin_text: str, cwd: Path) -> tuple[float, float]:
+    """Run `argv` to completion; return (wall seconds, peak RSS in MB) of that process."""
+    stdin_path, stderr_path = cwd / "stdin.txt", cwd / "stderr.txt"
+    stdin_path.write_text(stdin_text)
+    with stdin_path.open() as stdin, stderr_path.open("w") as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            argv,
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=cwd,
+            env=_child_environment(),
+        )
+        killer = threading.Timer(harness.RUN_TIMEOUT_SECONDS, child.kill)
+        killer.start()
+        try:
+            # wait4 reports this child's own peak memory; getrusage(RUSAGE_CHILDREN)
+            # would give the largest of all children so far.
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            killer.cancel()
+        seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv[:3])} ... exited {child.returncode}:\n"
+            f"{stderr_path.read_text()[-3000:]}"
+        )
+    return seconds, usage.ru_maxrss / 1024  # Linux reports kilobytes
+
+
+def run(repeat: int = 3) -> dict[str, Any]:
+    """Every stack file, and the import baseline, `repeat` times each, interleaved.
+
+    repeat: fresh interpreters per stack and for the baseline; medians are reported
+        (default 3).
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    names = used_aws_names()
+    baseline = baseline_code(names)
+    stacks = harness.stack_names()
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in [*stacks, ""]}
+    resources: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="lexstream-bench-program-") as scratch:
+        workdir = Path(scratch)
+        for _ in range(repeat):
+            samples[""].append(measure_process([sys.executable, "-c", baseline], "", workdir))
+            for stack in stacks:
+                out = workdir / f"{stack}.json"
+                argv = [
+                    sys.executable,
+                    str(Path(harness.__file__).resolve()),
+                    stack,
+                    str(out),
+                    str(harness.PROGRAM),
+                    "--project-on-path",
+                ]
+                config = json.dumps(harness.stack_config(stack))
+                samples[stack].append(measure_process(argv, config, workdir))
+                record = json.loads(out.read_text())
+                if "error" in record:
+                    raise RuntimeError(f"stack {stack!r} failed under mocks: {record['error']}")
+                resources[stack] = len(record["resources"])
+
+    def summary(label: str, runs: list[tuple[float, float]]) -> dict[str, Any]:
+        return {
+            "label": label,
+            "seconds": round(median([seconds for seconds, _ in runs]), 3),
+            "peak_rss_mb": round(median([rss for _, rss in runs]), 1),
+        }
+
+    imports_only = summary(BASELINE_LABEL, samples[""])
+    entries = []
+    for stack in stacks:
+        entry = summary(f"stack `{stack}` under mocks", samples[stack])
+        entry.update(
+            stack=stack,
+            resources=resources[stack],
+            over_baseline_seconds=round(entry["seconds"] - imports_only["seconds"], 3),
+            over_baseline_mb=round(entry["peak_rss_mb"] - imports_only["peak_rss_mb"], 1),
+        )
+        entries.append(entry)
+    return {
+        "repeat": repeat,
+        "aws_names": names,
+        "baseline": imports_only,
+        "stacks": entries,
+    }

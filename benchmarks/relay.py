@@ -1,0 +1,211 @@
+"""Streaming relay: the reference's one-post-per-chunk loop against lexstream's helper.
+
+For each callback latency, both approaches stream the same numbered model (same chunk
+count and rate) through the same local gateway to a real WebSocket client, one turn
+after the other, `repeat` times, alternating which goes first. Each cell is the median
+over the repetitions; correctness (delivered == generated) must hold in every one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import boto3
+
+from functions.lexstream_runtime import contract
+
+from .clients import WebSocketClients
+from .stack import BenchStack, NumberedModel, process_cpu
+from .stats import median
+from .timeline import judge_turn
+
+APPROACHES = {
+    "reference": "reference_fulfillment",
+    "lexstream": "helper_fulfillment",
+}
+
+# Targets for lexstream, from the benchmark specification.
+MAX_COMPLETION_OVER_MODEL = 1.05
+MAX_MESSAGE_SHARE_OF_REFERENCE = 1 / 5
+MAX_GAP_MS = 250.0
+# A post is only visible after one callback round trip plus this machine's loopback
+# transport (HTTP to the gateway, a WebSocket frame to the client). That transport cost
+# is measured in the same run (a bare post at the same latency); this allowance covers
+# scheduler noise on a shared machine on top of it.
+FIRST_TEXT_JITTER_MS = 5.0
+# How long to wait for text still in flight after a turn returned.
+SETTLE_S = 5.0
+POST_PROBES = 5
+
+
+def _session_id() -> str:
+    return f"bench-{uuid.uuid4().hex[:16]}"
+
+
+def one_post_visible_ms(stack: BenchStack, clients: WebSocketClients) -> float:
+    """The median time from calling `post_to_connection` until the client has the frame:
+    one callback latency as this machine delivers it.
+    """
+    assert stack.gateway is not None
+    session_id = _session_id()
+    listener = clients.connect([session_id])[session_id]
+    connection_id = stack.gateway.open_connection_ids()[-1]
+    management = boto3.client("apigatewaymanagementapi", endpoint_url=stack.gateway.callback_url)
+    samples = []
+    for probe in range(POST_PROBES):
+        before = len(listener.frames)
+        started = time.monotonic()
+        management.post_to_connection(ConnectionId=connection_id, Data=f"p{probe}".encode())
+        deadline = started + SETTLE_S
+        while len(listener.frames) == before and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        if len(listener.frames) == before:
+            raise RuntimeError("a bare post never reached the client")
+        samples.append((listener.frames[before].at - started) * 1000)
+    return median(samples[1:] or samples)  # the first pays for the TCP connection
+
+
+def run_turn(stack: BenchStack, clients: WebSocketClients, approach: str) -> dict[str, Any]:
+    """One streamed turn of `approach` ("reference" or "lexstream"), judged."""
+    if approach not in APPROACHES:
+        raise ValueError(f"unknown approach {approach!r}; expected one of {', '.join(APPROACHES)}")
+    assert stack.gateway is not None
+    function = stack.fulfillment(APPROACHES[approach])
+    function._cold_init()  # init is the cold-start benchmark's business, not this one's
+    session_id = _session_id()
+    listener = clients.connect([session_id])[session_id]
+    question = f"Tell me about streaming, turn {session_id}"
+    event = stack.lex_event(session_id, question)
+    counters = stack.gateway.counters
+    posted_before, billed_before = counters.messages_posted, counters.billed_messages
+    with process_cpu() as cpu:
+        started = time.monotonic()
+        response = function.invoke(event)
+        clients.wait_for([listener], len("".join(stack.model.tokens)), SETTLE_S)
+    model = stack.model.output(question)
+    result: dict[str, Any] = judge_turn(model, listener.frames, started)
+    final_text = "".join(message["content"] for message in response.get("messages", []))
+    result.update(
+        final_message_equals_generated=final_text == model.text,
+        messages=counters.messages_posted - posted_before,
+        billed_units=counters.billed_messages - billed_before,
+        cpu_ms_per_1000_chunks=cpu[0] * 1000 / len(model.tokens) * 1000,
+    )
+    return result
+
+
+def _combine(turns: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of the numbers; correctness only if every repetition was correct."""
+    combined: dict[str, Any] = {}
+    for key, value in turns[0].items():
+        values = [turn.get(key) for turn in turns]
+        if isinstance(value, bool):
+            combined[key] = all(values)
+        elif key in ("lost_chunks", "misordered_chunks"):
+            combined[key] = max(values)
+        elif all(isinstance(v, int | float) for v in values):
+            combined[key] = round(median(values), 3)
+    return combined
+
+
+def _targets(
+    lexstream: dict[str, Any], reference: dict[str, Any], latency_ms: float, one_post_ms: float
+) -> dict[str, dict[str, Any]]:
+    first_text_budget = one_post_ms + FIRST_TEXT_JITTER_MS
+    return {
+        "completion": {
+            "description": "completion within 5% of model time",
+            "value": lexstream.get("completion_over_model"),
+            "limit": MAX_COMPLETION_OVER_MODEL,
+            "met": lexstream.get("completion_over_model", float("inf"))
+            <= MAX_COMPLETION_OVER_MODEL,
+        },
+        "messages": {
+            "description": "at most 1/5 of the reference's messages",
+            "value": lexstream["messages"],
+            "limit": reference["messages"] * MAX_MESSAGE_SHARE_OF_REFERENCE,
+            "met": lexstream["messages"] <= reference["messages"] * MAX_MESSAGE_SHARE_OF_REFERENCE,
+        },
+        "first_text": {
+            "description": (
+                "first text within one callback latency of the model's first chunk "
+                f"(measured bare post + {FIRST_TEXT_JITTER_MS:g} ms)"
+            ),
+            "value": lexstream.get("first_text_after_model_ms"),
+            "limit": round(first_text_budget, 3),
+            "met": lexstream.get("first_text_after_model_ms", float("inf")) <= first_text_budget,
+        },
+        "gap": {
+            "description": "no update gap above 250 ms while the model produces",
+            "value": lexstream.get("largest_gap_ms"),
+            "limit": MAX_GAP_MS,
+            "met": lexstream.get("largest_gap_ms", float("inf")) <= MAX_GAP_MS,
+        },
+        "zero_loss": {
+            "description": "zero loss: delivered == generated, in order",
+            "value": lexstream["lost_chunks"] + lexstream["misordered_chunks"],
+            "limit": 0,
+            "met": bool(
+                lexstream["delivered_equals_generated"]
+                and lexstream["final_message_equals_generated"]
+                and lexstream["lost_chunks"] == 0
+                and lexstream["misordered_chunks"] == 0
+            ),
+        },
+    }
+
+
+def run(
+    chunks: int = 400,
+    chunks_per_second: float = 50.0,
+    latencies_ms: tuple[float, ...] = (0.0, 30.0),
+    repeat: int = 3,
+) -> dict[str, Any]:
+    """Both approaches at each callback latency.
+
+    chunks: model chunks per turn (default 400).
+    chunks_per_second: the model's generation rate (default 50).
+    latencies_ms: callback latencies injected by the gateway (default 0 and 30 ms).
+    repeat: turns per approach and latency; cells are medians (default 3).
+    """
+    if chunks < 1 or chunks_per_second <= 0 or repeat < 1:
+        raise ValueError(
+            f"need chunks >= 1, chunks_per_second > 0 and repeat >= 1; got {chunks}, "
+            f"{chunks_per_second}, {repeat}"
+        )
+    if any(latency < 0 for latency in latencies_ms):
+        raise ValueError(f"callback latencies must be >= 0 ms, got {latencies_ms}")
+    scenarios = []
+    for latency_ms in latencies_ms:
+        model = NumberedModel(chunks, chunks_per_second)
+        with (
+            BenchStack(model, latency_ms / 1000) as stack,
+            WebSocketClients(
+                stack.gateway.websocket_url  # type: ignore[union-attr]
+            ) as clients,
+        ):
+            one_post_ms = one_post_visible_ms(stack, clients)
+            turns: dict[str, list[dict[str, Any]]] = {name: [] for name in APPROACHES}
+            for repetition in range(repeat):
+                order = list(APPROACHES) if repetition % 2 == 0 else list(reversed(APPROACHES))
+                for approach in order:
+                    turns[approach].append(run_turn(stack, clients, approach))
+        reference, lexstream = _combine(turns["reference"]), _combine(turns["lexstream"])
+        scenarios.append(
+            {
+                "callback_latency_ms": latency_ms,
+                "one_post_visible_ms": round(one_post_ms, 3),
+                "reference": reference,
+                "lexstream": lexstream,
+                "targets": _targets(lexstream, reference, latency_ms, one_post_ms),
+            }
+        )
+    return {
+        "chunks": chunks,
+        "chunks_per_second": chunks_per_second,
+        "repeat": repeat,
+        "billing_unit_bytes": contract.BILLING_UNIT_BYTES,
+        "scenarios": scenarios,
+    }

@@ -1,0 +1,184 @@
+"""Render benchmark results (the JSON the run writes) as Markdown tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .machine import machine_line
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _mark(met: bool | None) -> str:
+    if met is None:
+        return "n/a"
+    return "yes" if met else "**NO**"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f} ms"
+
+
+def _relay(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Streaming relay",
+        "",
+        f"{section['chunks']} chunks at {section['chunks_per_second']:g} chunks/s, "
+        f"median of {section['repeat']} run(s) per cell.",
+        "",
+    ]
+    rows = []
+    for scenario in section["scenarios"]:
+        for approach in ("reference", "lexstream"):
+            result = scenario[approach]
+            rows.append(
+                (
+                    f"{scenario['callback_latency_ms']:g} ms",
+                    approach,
+                    _ms(result.get("first_text_after_model_ms")),
+                    f"{result.get('completion_over_model', float('nan')):.3f}",
+                    result["messages"],
+                    result["billed_units"],
+                    _ms(result.get("largest_gap_ms")),
+                    _mark(result["delivered_equals_generated"]),
+                    f"{result['cpu_ms_per_1000_chunks']:,.0f} ms",
+                )
+            )
+    lines += _table(
+        (
+            "callback latency",
+            "approach",
+            "first text after model's first chunk",
+            "completion / model time",
+            "messages",
+            "billed 32 KB units",
+            "largest gap while producing",
+            "delivered == generated",
+            "CPU per 1,000 chunks",
+        ),
+        rows,
+    )
+    targets = section["scenarios"][0]["targets"]
+    lines += ["", "lexstream against its targets:", ""]
+    header = ["target", *(f"{s['callback_latency_ms']:g} ms" for s in section["scenarios"])]
+    rows = [
+        (target["description"], *(_mark(s["targets"][key]["met"]) for s in section["scenarios"]))
+        for key, target in targets.items()
+    ]
+    lines += _table(header, rows)
+    return lines
+
+
+def _concurrency(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Concurrency",
+        "",
+        f"{section['sessions']} concurrent sessions, {section['chunks_per_session']} chunks "
+        f"each at {section['chunks_per_second']:g} chunks/s, callback latency "
+        f"{section['callback_latency_ms']:g} ms.",
+        "",
+    ]
+    lines += _table(
+        (
+            "sessions",
+            "chunks",
+            "p50 delivery delay",
+            "p99 delivery delay",
+            "lost",
+            "misordered",
+            "messages",
+            "CPU per 1,000 chunks",
+        ),
+        [
+            (
+                section["sessions"],
+                section["chunks"],
+                _ms(section["p50_delivery_delay_ms"]),
+                _ms(section["p99_delivery_delay_ms"]),
+                section["lost_chunks"],
+                section["misordered_chunks"],
+                section["messages"],
+                f"{section['cpu_seconds_per_1000_chunks']:.3f} s",
+            )
+        ],
+    )
+    return lines
+
+
+def _cold_start(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Cold start",
+        "",
+        f"Module init in a fresh interpreter, median of {section['repeat']}; bare "
+        f"`import boto3`: {_ms(section['baseline_ms'])} "
+        f"(with one client: {_ms(section['baseline_with_client_ms'])}).",
+        "",
+    ]
+    rows = [
+        (
+            f"`{entry['function']}`",
+            f"{entry['archive_bytes'] / 1024:.1f} KB",
+            _mark(entry["archive_target_met"]),
+            _ms(entry["init_ms"]),
+            f"{entry['over_baseline_ms']:+.1f} ms",
+            _mark(entry["init_target_met"]),
+            f"{entry['over_baseline_with_client_ms']:+.1f} ms",
+        )
+        for entry in section["functions"]
+    ]
+    rows.append(
+        (
+            "helper layer",
+            f"{section['layer']['archive_bytes'] / 1024:.1f} KB",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
+    lines += _table(("function", "archive", "< 50 KB", "init", "over boto3", "within 20 ms"), rows)
+    return lines
+
+
+def _program(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Program evaluation",
+        "",
+        f"The stack program under mocks in a fresh interpreter, median of "
+        f"{section['repeat']}; the baseline imports only the pulumi_aws submodules the "
+        "program uses.",
+        "",
+    ]
+    rows = [
+        (
+            entry["label"],
+            f"{entry['seconds']:.2f} s",
+            f"{entry['peak_rss_mb']:.0f} MB",
+            f"{entry['resources']}" if entry.get("resources") is not None else "",
+        )
+        for entry in [section["baseline"], *section["stacks"]]
+    ]
+    lines += _table(("run", "time", "peak memory (RSS)", "resources"), rows)
+    return lines
+
+
+SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "relay": _relay,
+    "concurrency": _concurrency,
+    "cold_start": _cold_start,
+    "program": _program,
+}
+
+
+def render(results: dict[str, Any]) -> str:
+    """The whole report: machine line, then one table per benchmark that ran."""
+    lines = [f"Machine: {machine_line(results['machine'])}", ""]
+    for name, render_section in SECTIONS.items():
+        if name in results:
+            lines += [*render_section(results[name]), ""]
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""The benchmark command, run end to end on a tiny scenario.
+
+Only the shape of the output and correctness are asserted (every chunk delivered, in
+order, the baseline posting once per chunk); never a time, because times depend on the
+machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import __main__ as bench
+from functions import layout
+
+TINY = [
+    "--chunks", "12",
+    "--rate", "200",
+    "--latencies", "0,5",
+    "--sessions", "3",
+    "--session-chunks", "8",
+    "--repeat", "1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    output = tmp_path_factory.mktemp("bench") / "results.json"
+    assert bench.main([*TINY, "--output", str(output)]) == 0
+    return json.loads(output.read_text()), output.with_suffix(".md").read_text()
+
+
+def test_results_name_the_machine_they_ran_on(tiny_run: tuple[dict[str, Any], str]) -> None:
+    results, markdown = tiny_run
+    machine = results["machine"]
+    assert machine["cores"] >= 1
+    assert machine["python"].count(".") == 2
+    assert machine["cpu"]
+    assert markdown.startswith(f"Machine: {machine['cpu']}, {machine['cores']} cores")
+
+
+def test_both_relay_approaches_deliver_exactly_the_generated_text(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    relay = tiny_run[0]["relay"]
+    assert [s["callback_latency_ms"] for s in relay["scenarios"]] == [0.0, 5.0]
+    for scenario in relay["scenarios"]:
+        for approach in ("reference", "lexstream"):
+            result = scenario[approach]
+            assert result["delivered_equals_generated"] is True, (approach, result)
+            assert result["final_message_equals_generated"] is True, (approach, result)
+            assert (result["lost_chunks"], result["misordered_chunks"]) == (0, 0)
+        assert scenario["targets"]["zero_loss"]["met"] is True
+        assert set(scenario["targets"]) == {
+            "completion",
+            "messages",
+            "first_text",
+            "gap",
+            "zero_loss",
+        }
+
+
+def test_the_reference_posts_one_billed_message_per_chunk_and_lexstream_coalesces(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    for scenario in tiny_run[0]["relay"]["scenarios"]:
+        reference, lexstream = scenario["reference"], scenario["lexstream"]
+        assert reference["messages"] == reference["billed_units"] == 12
+        assert 1 <= lexstream["messages"] <= reference["messages"]
+        assert lexstream["frames"] == lexstream["messages"]
+
+
+def test_concurrent_sessions_lose_and_reorder_nothing(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    concurrency = tiny_run[0]["concurrency"]
+    assert concurrency["chunks"] == concurrency["delivered_chunks"] == 3 * 8
+    assert concurrency["lost_chunks"] == concurrency["misordered_chunks"] == 0
+    assert concurrency["sessions_with_wrong_text"] == concurrency["final_messages_wrong"] == 0
+    assert concurrency["all_text_arrived"] is True
+    assert concurrency["p50_delivery_delay_ms"] <= concurrency["p99_delivery_delay_ms"]
+    assert concurrency["cpu_seconds_per_1000_chunks"] > 0
+
+
+def test_cold_start_covers_every_shipped_function_with_its_real_archive(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    cold = tiny_run[0]["cold_start"]
+    assert [f["function"] for f in cold["functions"]] == list(layout.FUNCTION_NAMES)
+    for entry in cold["functions"]:
+        shipped = layout.function_files(entry["function"])
+        assert entry["unzipped_bytes"] == sum(path.stat().st_size for path in shipped.values())
+        assert 0 < entry["archive_bytes"] < entry["unzipped_bytes"]
+        assert entry["init_ms"] > 0
+        assert isinstance(entry["init_target_met"], bool)
+    assert cold["baseline_ms"] > 0
+
+
+def test_program_evaluation_runs_every_stack_file(tiny_run: tuple[dict[str, Any], str]) -> None:
+    program = tiny_run[0]["program"]
+    stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in Path().glob("Pulumi.*.yaml"))
+    assert [entry["stack"] for entry in program["stacks"]] == stacks
+    assert all(entry["resources"] > 0 for entry in program["stacks"])
+    assert "dynamodb.Table" in program["aws_names"]
+    assert program["baseline"]["peak_rss_mb"] > 0
+
+
+def test_markdown_has_one_table_per_benchmark(tiny_run: tuple[dict[str, Any], str]) -> None:
+    markdown = tiny_run[1]
+    for heading in ("Streaming relay", "Concurrency", "Cold start", "Program evaluation"):
+        assert f"### {heading}" in markdown
+    assert "| 5 ms | lexstream |" in markdown
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--only", "relay,speed"], "expected a comma-separated subset of relay"),
+        (["--latencies", "30,-1"], "milliseconds >= 0"),
+        (["--sessions", "0"], "whole number >= 1"),
+    ],
+)
+def test_bad_arguments_name_what_would_be_valid(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        bench.parse_args(argv)
+    assert message in capsys.readouterr().err
