@@ -33,6 +33,7 @@ TURN_BUDGET_S = 25.0
 # Kept back from the Lambda's own remaining time for closing the stream and returning.
 RETURN_MARGIN_S = 1.0
 BEDROCK = aws.bedrock_runtime_client(read_timeout_s=TURN_BUDGET_S)
+DYNAMODB = aws.dynamodb_client()
 
 CUT_SHORT_NOTE = "\n\n_(The answer was cut short to fit the time limit.)_"
 PARTIAL_APOLOGY = "\n\nSorry, something went wrong and I could not finish this answer."
@@ -43,7 +44,7 @@ EMPTY_QUESTION = "Please type a question."
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = time.monotonic() + _budget_s(context)
     question = event.get("inputTranscript") if isinstance(event, dict) else None
-    with open_stream(event) as stream:
+    with open_stream(event, dynamodb=DYNAMODB) as stream:
         if not isinstance(question, str) or not question.strip():
             stream.write(EMPTY_QUESTION)
         elif stream.streaming:

@@ -67,6 +67,7 @@ class StreamStats:
 
     chunks: int = 0  # non-empty write() calls
     characters: int = 0  # characters written
+    post_attempts: int = 0  # post_to_connection calls started, retries included
     messages_posted: int = 0  # successful post_to_connection calls
     bytes_posted: int = 0  # UTF-8 bytes delivered by those posts
     retries: int = 0  # posts retried after LimitExceededException
@@ -253,6 +254,8 @@ class StreamingTurn:
         for attempt in range(self.max_retries + 1):
             if self._abandoned.is_set():
                 return False
+            with self._changed:
+                self.stats.post_attempts += 1
             try:
                 self._management.post_to_connection(
                     ConnectionId=self.target.connection_id, Data=frame
