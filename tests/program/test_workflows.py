@@ -1,0 +1,77 @@
+"""The GitHub workflows cannot run here; these tests keep them in step with the stacks and
+with the documented inputs of the actions they use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .harness import ROOT, stack_names
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+STACK_WORKFLOW = "./.github/workflows/pulumi-stack.yml"
+
+# The inputs pulumi/actions v6 declares in its action.yml.
+PULUMI_ACTION_INPUTS = {
+    "command", "stack-name", "pulumi-version", "pulumi-version-file", "work-dir",
+    "comment-on-pr", "comment-on-pr-number", "comment-on-summary", "github-token",
+    "cloud-url", "secrets-provider", "parallel", "message", "config-map",
+    "expect-no-changes", "diff", "replace", "target", "target-dependents", "policyPacks",
+    "policyPackConfigs", "refresh", "upsert", "remove", "edit-pr-comment", "color",
+    "exclude-protected", "plan", "suppress-outputs", "suppress-progress",
+    "always-include-summary",
+}  # fmt: skip
+
+
+def _load(name: str) -> dict[str, Any]:
+    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+    # YAML 1.1 reads the bare key `on` as True.
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def test_pull_requests_preview_every_stack_and_comment() -> None:
+    workflow = _load("preview.yml")
+    assert "pull_request" in workflow["on"]
+    assert workflow["permissions"]["pull-requests"] == "write"
+    job = workflow["jobs"]["preview"]
+    assert job["uses"] == STACK_WORKFLOW
+    assert sorted(job["strategy"]["matrix"]["stack"]) == stack_names()
+    assert job["with"] == {
+        "command": "preview",
+        "stack": "${{ matrix.stack }}",
+        "comment-on-pr": True,
+    }
+    assert job["needs"] == "test"
+
+
+def test_merges_to_main_update_every_stack_dev_first() -> None:
+    workflow = _load("deploy.yml")
+    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    updates = {
+        job["with"]["stack"]: (name, job)
+        for name, job in workflow["jobs"].items()
+        if job.get("uses") == STACK_WORKFLOW
+    }
+    assert sorted(updates) == stack_names()
+    assert all(job["with"]["command"] == "up" for _, job in updates.values())
+    assert updates["prod"][1]["needs"] == updates["dev"][0]
+
+
+def test_the_stack_workflow_uses_only_documented_pulumi_action_inputs() -> None:
+    workflow = _load("pulumi-stack.yml")
+    steps = workflow["jobs"]["pulumi"]["steps"]
+    (pulumi_step,) = [s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert pulumi_step["uses"] == "pulumi/actions@v6"
+    assert set(pulumi_step["with"]) <= PULUMI_ACTION_INPUTS
+    assert pulumi_step["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    # The policy pack it names is the one in the repository.
+    assert pulumi_step["with"]["policyPacks"] == "policy"
+    assert (ROOT / "policy" / "PulumiPolicy.yaml").is_file()
+
+
+def test_every_workflow_runs_the_readme_test_command_first() -> None:
+    for name in ("preview.yml", "deploy.yml"):
+        steps = _load(name)["jobs"]["test"]["steps"]
+        assert any(step.get("run") == "bash .ci/run" for step in steps), name
