@@ -93,6 +93,10 @@ class LambdaFunction:
             name, contract.HANDLERS[name], layout.function_files(name), environment, **kwargs
         )
 
+    def initialize(self) -> None:
+        """Run the cold init now (Lambda does it before the first invocation)."""
+        self._cold_init()
+
     def invoke(self, event: Any) -> Any:
         handler = self._cold_init()
         return handler(event, LambdaContext(self))

@@ -1,0 +1,90 @@
+"""The local stack's DynamoDB: an embedded pure-Python server, or any endpoint you name.
+
+By default moto's server runs in this process on a free loopback port (ready in well
+under a second, no Java). Any other endpoint works too — DynamoDB Local, or AWS itself
+when you point the stack at it on purpose. Either way the two tables are created from
+`contract.CONNECTION_TABLE_SCHEMA` and `contract.QUOTA_TABLE_SCHEMA`, exactly the
+schemas the component deploys.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from functions.lexstream_runtime import contract
+
+log = logging.getLogger("lexstream.local.dynamodb")
+
+
+class EmbeddedDynamoDB:
+    """moto's DynamoDB on 127.0.0.1 with a free port; `endpoint_url` once started.
+
+    moto keeps items past their TTL (it does not expire them); the route functions
+    never rely on expiry, so the stack behaves the same.
+    """
+
+    def __init__(self) -> None:
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint_url: str | None = None
+
+    def start(self) -> EmbeddedDynamoDB:
+        # moto's web server logs every SDK call as a request line; the stack's own log
+        # already says what matters.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self.endpoint_url is not None:
+            self._server.stop()
+            self.endpoint_url = None
+
+    def __enter__(self) -> EmbeddedDynamoDB:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def dynamodb_client(endpoint_url: str | None, region: str) -> Any:
+    """A DynamoDB client for `endpoint_url` (None: the SDK's default endpoint for AWS)."""
+    return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
+
+
+def ensure_table(client: Any, name: str, schema: dict[str, Any]) -> bool:
+    """Create table `name` from a contract schema unless it exists; True if created.
+
+    Args:
+        client: a boto3 DynamoDB client.
+        name: the table name.
+        schema: `contract.CONNECTION_TABLE_SCHEMA` or `contract.QUOTA_TABLE_SCHEMA`
+            (CreateTable arguments plus `TimeToLiveAttribute`).
+    """
+    try:
+        client.describe_table(TableName=name)
+        return False
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    definition = {key: value for key, value in schema.items() if key != "TimeToLiveAttribute"}
+    client.create_table(TableName=name, **definition)
+    client.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150}
+    )
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": schema["TimeToLiveAttribute"]},
+    )
+    log.info("created table %s", name)
+    return True
+
+
+def ensure_stack_tables(client: Any, connection_table: str, quota_table: str) -> None:
+    """The connection and quota tables, with exactly the schemas the component declares."""
+    ensure_table(client, connection_table, contract.CONNECTION_TABLE_SCHEMA)
+    ensure_table(client, quota_table, contract.QUOTA_TABLE_SCHEMA)

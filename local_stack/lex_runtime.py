@@ -1,0 +1,234 @@
+"""A Lex V2 runtime for one bot: RecognizeText turns every message into a fulfillment call.
+
+boto3's `lexv2-runtime` client reaches it unchanged with `endpoint_url` (it serves
+`POST /bots/{botId}/botAliases/{botAliasId}/botLocales/{localeId}/sessions/{sessionId}/text`).
+There is no language model of intents here: every utterance matches one intent (the
+Lex Web UI's streaming bots use FallbackIntent), which is ready for fulfillment, so each
+turn builds a Lex V2 `FulfillmentCodeHook` event and invokes the fulfillment function with
+it, as Lex would. Session attributes persist per session between turns, as in Lex.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from functions.lexstream_runtime import contract
+
+log = logging.getLogger("lexstream.local.lex")
+
+# Lex V2 accepts at most 1024 characters of text per RecognizeText call.
+MAX_TEXT_CHARACTERS = 1024
+# Lex gives up on a fulfillment that has not answered after about 30 seconds.
+TURN_TIMEOUT_SECONDS = 30.0
+
+
+class LexRuntime:
+    """RecognizeText for one bot alias and locale, backed by one fulfillment function.
+
+    Args:
+        fulfillment: `fn(event) -> Lex V2 response dict`, for example
+            `LambdaFunction.lexstream("bedrock_fulfillment", env).invoke`.
+        bot_id: the bot id in paths and events. Default "LEXSTREAM1".
+        bot_alias_id: the alias id. Default "TSTALIASID" (Lex's test alias).
+        locale_id: the locale. Default "en_US".
+        intent_name: the intent every utterance matches. Default "FallbackIntent".
+        streaming_attributes: session attributes to set on every turn that does not
+            carry them itself, the way the Lex Web UI sets `streamingEndpoint` and
+            `streamingDynamoDbTable`. Default none (turns do not stream unless the client
+            sends them).
+        turn_timeout_s: how long a turn may take before it fails with
+            DependencyFailedException, like Lex's own limit. Default 30.
+        max_workers: fulfillments running at once. Default 64.
+    """
+
+    def __init__(
+        self,
+        fulfillment: Callable[[dict[str, Any]], Any],
+        *,
+        bot_id: str = "LEXSTREAM1",
+        bot_alias_id: str = "TSTALIASID",
+        locale_id: str = "en_US",
+        intent_name: str = "FallbackIntent",
+        streaming_attributes: Mapping[str, str] | None = None,
+        turn_timeout_s: float = TURN_TIMEOUT_SECONDS,
+        max_workers: int = 64,
+    ) -> None:
+        if not callable(fulfillment):
+            raise TypeError(f"fulfillment must be callable, got {type(fulfillment).__name__}")
+        if turn_timeout_s <= 0:
+            raise ValueError(f"turn_timeout_s must be positive, got {turn_timeout_s!r}")
+        self.fulfillment = fulfillment
+        self.bot_id = bot_id
+        self.bot_alias_id = bot_alias_id
+        self.locale_id = locale_id
+        self.intent_name = intent_name
+        self.streaming_attributes = dict(streaming_attributes or {})
+        self.turn_timeout_s = turn_timeout_s
+        self.turns = 0
+        self._sessions: dict[str, dict[str, str]] = {}
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="lambda-fulfillment"
+        )
+
+    @property
+    def path(self) -> str:
+        """The RecognizeText path, with `{sessionId}` left to fill in."""
+        return (
+            f"/bots/{self.bot_id}/botAliases/{self.bot_alias_id}"
+            f"/botLocales/{self.locale_id}/sessions/{{sessionId}}/text"
+        )
+
+    def routes(self) -> list[web.RouteDef]:
+        """The aiohttp routes to serve (any bot path, so wrong ids get Lex's 404)."""
+        pattern = (
+            "/bots/{botId}/botAliases/{botAliasId}/botLocales/{localeId}/sessions/{sessionId}/text"
+        )
+        return [web.post(pattern, self._recognize_text)]
+
+    def close(self) -> None:
+        """Stop taking turns; running fulfillments finish first."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def fulfillment_event(
+        self,
+        session_id: str,
+        text: str,
+        attributes: Mapping[str, str],
+        request_attributes: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The Lex V2 fulfillment code hook event for one turn."""
+        intent = {
+            "name": self.intent_name,
+            "slots": {},
+            "state": "ReadyForFulfillment",
+            "confirmationState": "None",
+        }
+        return {
+            "messageVersion": "1.0",
+            "invocationSource": "FulfillmentCodeHook",
+            "inputMode": "Text",
+            "responseContentType": "text/plain; charset=utf-8",
+            "sessionId": session_id,
+            "inputTranscript": text,
+            "bot": {
+                "id": self.bot_id,
+                "name": "LexstreamLocalBot",
+                "aliasId": self.bot_alias_id,
+                "aliasName": "TestBotAlias",
+                "localeId": self.locale_id,
+                "version": "DRAFT",
+            },
+            "interpretations": [{"intent": intent, "interpretationSource": "Lex"}],
+            "requestAttributes": dict(request_attributes or {}),
+            "sessionState": {
+                "activeContexts": [],
+                "originatingRequestId": str(uuid.uuid4()),
+                "sessionAttributes": dict(attributes),
+                "intent": dict(intent),
+            },
+            "transcriptions": [
+                {
+                    "transcription": text,
+                    "transcriptionConfidence": 1.0,
+                    "resolvedContext": {"intent": self.intent_name},
+                    "resolvedSlots": {},
+                }
+            ],
+        }
+
+    async def _recognize_text(self, request: web.Request) -> web.Response:
+        ids = request.match_info
+        if (ids["botId"], ids["botAliasId"], ids["localeId"]) != (
+            self.bot_id,
+            self.bot_alias_id,
+            self.locale_id,
+        ):
+            return _error(
+                "ResourceNotFoundException",
+                404,
+                f"no bot {ids['botId']}/{ids['botAliasId']}/{ids['localeId']}; this runtime "
+                f"serves {self.bot_id}/{self.bot_alias_id}/{self.locale_id}",
+            )
+        session_id = ids["sessionId"]
+        if not contract.SESSION_ID_PATTERN.fullmatch(session_id):
+            return _error(
+                "ValidationException", 400, "sessionId must be 2-100 characters of [0-9a-zA-Z._:-]"
+            )
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error("ValidationException", 400, "the request body must be JSON")
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT_CHARACTERS:
+            return _error(
+                "ValidationException", 400, f"text must be 1-{MAX_TEXT_CHARACTERS} characters"
+            )
+        attributes = self._turn_attributes(session_id, body.get("sessionState"))
+        event = self.fulfillment_event(session_id, text, attributes, body.get("requestAttributes"))
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
+            response = await asyncio.wait_for(
+                loop.run_in_executor(self._executor, self.fulfillment, event),
+                self.turn_timeout_s,
+            )
+        except TimeoutError:
+            log.info("turn %s timed out after %.0f s", session_id, self.turn_timeout_s)
+            return _error("DependencyFailedException", 424, "the fulfillment timed out")
+        except Exception as error:
+            log.exception("fulfillment failed for %s", session_id)
+            return _error("DependencyFailedException", 424, f"the fulfillment failed: {error}")
+        state = response.get("sessionState") if isinstance(response, dict) else None
+        if not isinstance(state, dict) or "dialogAction" not in state:
+            return _error(
+                "DependencyFailedException",
+                424,
+                "Invalid Lambda Response: the response has no sessionState.dialogAction",
+            )
+        self._sessions[session_id] = dict(state.get("sessionAttributes") or {})
+        messages = response.get("messages") or []
+        self.turns += 1
+        characters = sum(len(str(m.get("content", ""))) for m in messages)
+        streamed = contract.SESSION_ATTR_ENDPOINT in attributes
+        log.info(
+            "turn %s: %d characters, %s, %.1f s",
+            session_id,
+            characters,
+            "streamed" if streamed else "not streamed",
+            time.monotonic() - started,
+        )
+        return web.json_response(
+            {
+                "messages": messages,
+                "sessionState": state,
+                "interpretations": event["interpretations"],
+                "requestAttributes": event["requestAttributes"],
+                "sessionId": session_id,
+            }
+        )
+
+    def _turn_attributes(self, session_id: str, session_state: Any) -> dict[str, str]:
+        # A client that sends sessionState replaces the stored attributes, as in Lex.
+        if isinstance(session_state, dict) and isinstance(
+            session_state.get("sessionAttributes"), dict
+        ):
+            attributes = {str(k): str(v) for k, v in session_state["sessionAttributes"].items()}
+        else:
+            attributes = dict(self._sessions.get(session_id, {}))
+        for name, value in self.streaming_attributes.items():
+            attributes.setdefault(name, value)
+        return attributes
+
+
+def _error(error_type: str, status: int, message: str) -> web.Response:
+    return web.json_response(
+        {"message": message}, status=status, headers={"x-amzn-ErrorType": error_type}
+    )

@@ -1,0 +1,469 @@
+"""The whole streaming path on one machine, wired the way the component deploys it.
+
+    with LocalStack(StackSettings(port=0)) as stack:
+        print(stack.page_url)
+
+starts, all on 127.0.0.1:
+- DynamoDB (embedded moto, or the endpoint you name) with the connection and quota tables;
+- the account-free model (`LocalBedrock`), unless real Bedrock is asked for;
+- the route functions from `functions/`, run as Lambda runs them, with the environment
+  variables the component sets;
+- the WebSocket gateway with its management API, a Lex V2 RecognizeText endpoint that
+  calls the fulfillment function, an identity endpoint and the chat page, on one port.
+
+Settings left as None take the defaults that Pulumi.yaml declares for a deployment, so
+the local stack runs what `pulumi up` would deploy without any stack config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import yaml
+from aiohttp import web
+
+from functions import layout
+from functions.lexstream_runtime import contract
+
+from .bedrock import LocalBedrock
+from .dynamodb import EmbeddedDynamoDB, dynamodb_client, ensure_stack_tables
+from .gateway import LocalGateway
+from .lambda_runtime import LambdaFunction
+from .lex_runtime import TURN_TIMEOUT_SECONDS, LexRuntime
+
+log = logging.getLogger("lexstream.local")
+
+PROJECT_FILE = Path(__file__).resolve().parents[1] / "Pulumi.yaml"
+PAGE_DIR = Path(__file__).resolve().parent / "page"
+# The Lex Web UI sends its heartbeat every 9 minutes, inside API Gateway's 10-minute
+# idle timeout.
+PING_INTERVAL_SECONDS = 9 * 60
+# Credentials for the loopback servers only; nothing local checks them.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "lexstream-local",
+    "AWS_SECRET_ACCESS_KEY": "lexstream-local",
+    "AWS_SESSION_TOKEN": "lexstream-local",
+}
+# The component gives route functions 10 s; Lex gives a fulfillment about 30 s.
+ROUTE_TIMEOUT_SECONDS = 10.0
+_HANDLER_PATTERN = re.compile(r"(?P<path>.+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+class StackError(Exception):
+    """The stack cannot start as asked; the message says what to change."""
+
+
+def project_defaults(path: Path = PROJECT_FILE) -> dict[str, Any]:
+    """The config defaults declared in Pulumi.yaml, by key (e.g. "authMode": "iam")."""
+    project = yaml.safe_load(path.read_text())
+    return {key: spec.get("default") for key, spec in (project.get("config") or {}).items()}
+
+
+@dataclass
+class StackSettings:
+    """What the local stack runs. None means "the default Pulumi.yaml declares".
+
+    Args:
+        port: the one loopback port for page, socket, management API and Lex; 0 picks
+            a free port. Default 0 (the `scripts/local` command uses 8080).
+        auth_mode: "iam" (presigned connect URLs) or "none". Default: Pulumi.yaml.
+        stage: the API stage name, the first path segment. Default: Pulumi.yaml.
+        region: the region in identities, signatures and SDK clients. Default us-east-1.
+        tokens_per_second: speed of the built-in model. Default 40.
+        first_token_delay_s: the built-in model's "thinking" time. Default 0.3.
+        dynamodb_endpoint: use this DynamoDB instead of the embedded one (DynamoDB Local,
+            or a real endpoint with your credentials). Default None (embedded).
+        use_bedrock: answer with real Bedrock, using your AWS credentials. Default False.
+        model_id: the model for the fulfillment. Default: Pulumi.yaml's exampleModelId.
+        handler: `path/to/file.py:function`, a fulfillment to run instead of the
+            Bedrock example; `lexstream_runtime` is importable, as from the layer.
+            Default None.
+        quota_limit, quota_period: the request quota. Default: Pulumi.yaml.
+        throttle_rate, throttle_burst: stage throttling. Default: Pulumi.yaml.
+        callback_latency_s: delay added to every management API call. Default 0.
+        idle_timeout_s, max_connection_s: socket limits. Default: AWS's 10 min and 2 h.
+        ping_interval_s: the chat page's heartbeat interval. Default 9 minutes.
+        connection_table, quota_table: table names. Default lexstream-local-*.
+    """
+
+    port: int = 0
+    auth_mode: str | None = None
+    stage: str | None = None
+    region: str = "us-east-1"
+    tokens_per_second: float = 40.0
+    first_token_delay_s: float = 0.3
+    dynamodb_endpoint: str | None = None
+    use_bedrock: bool = False
+    model_id: str | None = None
+    handler: str | None = None
+    quota_limit: int | None = None
+    quota_period: str | None = None
+    throttle_rate: float | None = None
+    throttle_burst: int | None = None
+    callback_latency_s: float = 0.0
+    idle_timeout_s: float = contract.IDLE_TIMEOUT_SECONDS
+    max_connection_s: float = contract.MAX_CONNECTION_SECONDS
+    ping_interval_s: float = PING_INTERVAL_SECONDS
+    connection_table: str = "lexstream-local-connections"
+    quota_table: str = "lexstream-local-quota"
+    system_prompt: str | None = None
+    max_tokens: int | None = None
+
+    def resolved(self, defaults: Mapping[str, Any] | None = None) -> StackSettings:
+        """A copy with every None filled from Pulumi.yaml's defaults, checked."""
+        declared = project_defaults() if defaults is None else defaults
+        settings = replace(
+            self,
+            auth_mode=self.auth_mode or declared["authMode"],
+            stage=self.stage or declared["stageName"],
+            model_id=self.model_id or declared["exampleModelId"],
+            system_prompt=(
+                self.system_prompt
+                if self.system_prompt is not None
+                else declared["exampleSystemPrompt"]
+            ),
+            max_tokens=self.max_tokens or declared["exampleMaxTokens"],
+            quota_limit=self.quota_limit or declared["quotaLimit"],
+            quota_period=self.quota_period or declared["quotaPeriod"],
+            throttle_rate=self.throttle_rate or declared["throttleRateLimit"],
+            throttle_burst=self.throttle_burst or declared["throttleBurstLimit"],
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise StackError naming any setting that cannot work, and what would."""
+        if self.auth_mode not in contract.AUTH_MODES:
+            raise StackError(
+                f"auth mode {self.auth_mode!r} is not one of {', '.join(contract.AUTH_MODES)}"
+            )
+        if self.quota_period not in contract.QUOTA_PERIODS:
+            raise StackError(
+                f"quota period {self.quota_period!r} is not one of "
+                + ", ".join(contract.QUOTA_PERIODS)
+            )
+        if not 0 <= self.port <= 65535:
+            raise StackError(f"port {self.port} is not 0-65535")
+        if self.tokens_per_second <= 0:
+            raise StackError(f"token rate must be > 0, got {self.tokens_per_second}")
+        if self.handler is not None:
+            handler_parts(self.handler)
+        if self.dynamodb_endpoint is not None and not self.dynamodb_endpoint.startswith(
+            ("http://", "https://")
+        ):
+            raise StackError(
+                f"DynamoDB endpoint {self.dynamodb_endpoint!r} must be an http:// or "
+                "https:// URL, e.g. http://127.0.0.1:8000 for DynamoDB Local"
+            )
+
+    @property
+    def all_local(self) -> bool:
+        """True when nothing leaves this machine, so fake credentials are enough."""
+        return not self.use_bedrock and (
+            self.dynamodb_endpoint is None or _is_loopback(self.dynamodb_endpoint)
+        )
+
+
+def handler_parts(spec: str) -> tuple[Path, str]:
+    """`path/to/file.py:function` → (absolute file path, function name), checked."""
+    match = _HANDLER_PATTERN.fullmatch(spec)
+    if match is None:
+        raise StackError(
+            f"handler {spec!r} must look like path/to/file.py:function, "
+            "e.g. my_bot/fulfillment.py:handler"
+        )
+    path = Path(match["path"]).expanduser().resolve()
+    if not path.is_file():
+        raise StackError(f"handler file {path} does not exist")
+    if not path.stem.isidentifier():
+        raise StackError(f"handler file name {path.name!r} must be a valid Python module name")
+    return path, match["function"]
+
+
+class LocalStack:
+    """Everything the streaming path needs, started and stopped together.
+
+    Args:
+        settings: what to run; None fields take Pulumi.yaml's defaults.
+    """
+
+    def __init__(self, settings: StackSettings | None = None) -> None:
+        self.settings = (settings or StackSettings()).resolved()
+        self.dynamodb: EmbeddedDynamoDB | None = None
+        self.dynamodb_endpoint: str | None = None
+        self.bedrock: LocalBedrock | None = None
+        self.functions: dict[str, LambdaFunction] = {}
+        self.lex: LexRuntime | None = None
+        self.gateway: LocalGateway | None = None
+        self._saved_environment: dict[str, str | None] = {}
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        """Start every part; on failure, stop what already started and re-raise."""
+        try:
+            self._check_credentials()
+            self._start_dynamodb()
+            self._start_model()
+            self._set_process_environment()
+            self._create_tables()
+            self._create_functions()
+            self._start_gateway()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("chat page: %s", self.page_url)
+        return self
+
+    def stop(self) -> None:
+        """Close sockets (running $disconnect), then stop every server."""
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        if self.lex is not None:
+            self.lex.close()
+            self.lex = None
+        for function in self.functions.values():
+            function.close()
+        self.functions = {}
+        if self.bedrock is not None:
+            self.bedrock.stop()
+            self.bedrock = None
+        if self.dynamodb is not None:
+            self.dynamodb.stop()
+            self.dynamodb = None
+        self._restore_process_environment()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- what clients need -----------------------------------------------------------
+
+    @property
+    def page_url(self) -> str:
+        """The chat page, e.g. http://127.0.0.1:8080/."""
+        return f"{self._gateway().base_url}/"
+
+    @property
+    def websocket_url(self) -> str:
+        """The socket URL, as the Web UI's `streamingWebSocketEndpoint`."""
+        return self._gateway().websocket_url
+
+    @property
+    def callback_url(self) -> str:
+        """The management API URL, as the `streamingEndpoint` session attribute."""
+        return self._gateway().callback_url
+
+    def web_ui_config(self) -> dict[str, Any]:
+        """What the chat page needs to know, in the Lex Web UI's terms."""
+        gateway = self._gateway()
+        assert self.lex is not None
+        return {
+            "websocketUrl": gateway.websocket_url,
+            contract.SESSION_ATTR_ENDPOINT: gateway.callback_url,
+            contract.SESSION_ATTR_TABLE: self.settings.connection_table,
+            "authMode": self.settings.auth_mode,
+            "region": self.settings.region,
+            "recognizeTextPath": self.lex.path,
+            "pingIntervalMs": int(self.settings.ping_interval_s * 1000),
+            "reconnectDelayMs": 1000,
+        }
+
+    def _gateway(self) -> LocalGateway:
+        if self.gateway is None:
+            raise RuntimeError("the local stack is not running; call start() first")
+        return self.gateway
+
+    # --- the parts -------------------------------------------------------------------
+
+    def _check_credentials(self) -> None:
+        if self.settings.all_local:
+            return
+        if boto3.Session().get_credentials() is None:
+            raise StackError(
+                "real Bedrock or a remote DynamoDB endpoint needs AWS credentials "
+                "(environment variables, a profile or SSO); none were found"
+            )
+
+    def _start_dynamodb(self) -> None:
+        endpoint = self.settings.dynamodb_endpoint
+        if endpoint is None:
+            self.dynamodb = EmbeddedDynamoDB().start()
+            endpoint = self.dynamodb.endpoint_url
+        self.dynamodb_endpoint = endpoint
+
+    def _create_tables(self) -> None:
+        client = dynamodb_client(self.dynamodb_endpoint, self.settings.region)
+        ensure_stack_tables(client, self.settings.connection_table, self.settings.quota_table)
+
+    def _start_model(self) -> None:
+        if self.settings.use_bedrock:
+            log.info("model: Bedrock %s in %s", self.settings.model_id, self.settings.region)
+            return
+        self.bedrock = LocalBedrock(
+            tokens_per_second=self.settings.tokens_per_second,
+            first_token_delay_s=self.settings.first_token_delay_s,
+        ).start()
+        log.info("model: built-in, %.0f tokens/s", self.settings.tokens_per_second)
+
+    def _service_environment(self) -> dict[str, str]:
+        # botocore's standard per-service endpoint variables point the functions' SDK
+        # clients at the loopback servers, with no change to the function code.
+        environment = {
+            "AWS_REGION": self.settings.region,
+            "AWS_DEFAULT_REGION": self.settings.region,
+            "AWS_ENDPOINT_URL_DYNAMODB": str(self.dynamodb_endpoint),
+        }
+        if self.bedrock is not None:
+            environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = self.bedrock.endpoint_url
+        if self.settings.all_local:
+            environment.update(FAKE_CREDENTIALS)
+        return environment
+
+    def _set_process_environment(self) -> None:
+        # Functions create some clients lazily, during an invocation, from the process
+        # environment (on Lambda that is the function's own); so the stack's endpoints
+        # must be there too while it runs. One stack per process at a time.
+        for name, value in self._service_environment().items():
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _restore_process_environment(self) -> None:
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment = {}
+
+    def _create_functions(self) -> None:
+        settings = self.settings
+        service = self._service_environment()
+        quota = {
+            contract.ENV_QUOTA_TABLE: settings.quota_table,
+            contract.ENV_QUOTA_LIMIT: str(settings.quota_limit),
+            contract.ENV_QUOTA_PERIOD: str(settings.quota_period),
+        }
+        # The same variables the component sets on each function.
+        environments = {
+            "connect": {
+                contract.ENV_CONNECTION_TABLE: settings.connection_table,
+                contract.ENV_AUTH_MODE: str(settings.auth_mode),
+                **quota,
+            },
+            "disconnect": {contract.ENV_CONNECTION_TABLE: settings.connection_table},
+            "default": quota,
+        }
+        for name, environment in environments.items():
+            self.functions[name] = LambdaFunction.lexstream(
+                name,
+                {**service, **environment},
+                timeout_s=ROUTE_TIMEOUT_SECONDS,
+                region=settings.region,
+            )
+        fulfillment_environment = {
+            **service,
+            contract.ENV_MODEL_ID: str(settings.model_id),
+            contract.ENV_SYSTEM_PROMPT: str(settings.system_prompt),
+            contract.ENV_MAX_TOKENS: str(settings.max_tokens),
+        }
+        if settings.handler is None:
+            fulfillment = LambdaFunction.lexstream(
+                "bedrock_fulfillment",
+                fulfillment_environment,
+                timeout_s=TURN_TIMEOUT_SECONDS,
+                region=settings.region,
+            )
+        else:
+            path, function = handler_parts(settings.handler)
+            fulfillment = LambdaFunction(
+                path.stem,
+                f"{path.stem}.{function}",
+                {path.name: path, **layout.runtime_files()},
+                fulfillment_environment,
+                timeout_s=TURN_TIMEOUT_SECONDS,
+                region=settings.region,
+            )
+            log.info("fulfillment: %s", settings.handler)
+        self.functions["fulfillment"] = fulfillment
+        # Cold inits happen now, so a broken handler fails the start, not the first turn.
+        for function in self.functions.values():
+            function.initialize()
+
+    def _start_gateway(self) -> None:
+        settings = self.settings
+        self.lex = LexRuntime(self.functions["fulfillment"].invoke)
+        routes = {
+            contract.ROUTE_CONNECT: self.functions["connect"].invoke,
+            contract.ROUTE_DISCONNECT: self.functions["disconnect"].invoke,
+            contract.ROUTE_DEFAULT: self.functions["default"].invoke,
+        }
+        self.gateway = LocalGateway(
+            routes,
+            stage=str(settings.stage),
+            auth_mode=str(settings.auth_mode),
+            callback_latency_s=settings.callback_latency_s,
+            region=settings.region,
+            port=settings.port,
+            throttle_rate=settings.throttle_rate,
+            throttle_burst=settings.throttle_burst,
+            idle_timeout_s=settings.idle_timeout_s,
+            max_connection_s=settings.max_connection_s,
+            extra_routes=[*self._page_routes(), *self.lex.routes()],
+        )
+        try:
+            self.gateway.start()
+        except OSError as error:
+            self.gateway = None
+            raise StackError(
+                f"cannot listen on 127.0.0.1:{settings.port} ({error.strerror}); "
+                "choose another port, or 0 for a free one"
+            ) from error
+        # As the Web UI does when streaming is allowed: every turn names the callback URL
+        # and the table, so a client that omits them still streams.
+        self.lex.streaming_attributes = {
+            contract.SESSION_ATTR_ENDPOINT: self.gateway.callback_url,
+            contract.SESSION_ATTR_TABLE: settings.connection_table,
+        }
+
+    def _page_routes(self) -> list[web.RouteDef]:
+        async def index(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(PAGE_DIR / "index.html")
+
+        async def config(request: web.Request) -> web.Response:
+            return web.json_response(self.web_ui_config())
+
+        async def identity(request: web.Request) -> web.Response:
+            # The identity pool's GetId + GetCredentialsForIdentity, in one call.
+            try:
+                body = await request.json()
+            except ValueError:
+                body = {}
+            identity_id = body.get("identityId") if isinstance(body, dict) else None
+            try:
+                credentials = self._gateway().identity_pool.issue(identity_id)
+            except ValueError as error:
+                return web.json_response({"message": str(error)}, status=400)
+            return web.json_response(credentials.as_json())
+
+        return [
+            web.get("/", index),
+            web.get("/config.json", config),
+            web.post("/identity", identity),
+            web.static("/static", PAGE_DIR),
+        ]
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "::1", "localhost")
