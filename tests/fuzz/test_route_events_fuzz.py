@@ -112,12 +112,13 @@ def test_any_connect_event_gets_a_well_formed_answer_and_only_valid_ones_write(
     @settings(FUZZ, max_examples=100)
     @given(connect_events(base))
     def check(fuzzed: dict[str, Any]) -> None:
-        before = item_count(dynamodb, connection_table)
-        response = function.invoke(fuzzed)
-        assert_well_formed(response, forbidden=[connection_table])
         context = fuzzed["requestContext"]
         query = fuzzed.get("queryStringParameters") or {}
         session_id = query.get(contract.CONNECT_QUERY_PARAMETER)
+        count_before = item_count(dynamodb, connection_table)
+        item_before = stored_connection(dynamodb, connection_table, session_id)
+        response = function.invoke(fuzzed)
+        assert_well_formed(response, forbidden=[connection_table])
         valid = isinstance(session_id, str) and bool(
             contract.SESSION_ID_PATTERN.fullmatch(session_id)
         )
@@ -135,10 +136,9 @@ def test_any_connect_event_gets_a_well_formed_answer_and_only_valid_ones_write(
             assert item[contract.CONNECTION_ID]["S"] == context["connectionId"]
             assert item[contract.TTL]["N"].isdigit()
         else:
-            # A rejected connect writes nothing: not this session, not any other row.
-            assert item_count(dynamodb, connection_table) == before
-            if item is not None:
-                assert item[contract.CONNECTION_ID]["S"] != context["connectionId"]
+            # A rejected connect writes nothing: not this session's row, not any other.
+            assert item == item_before
+            assert item_count(dynamodb, connection_table) == count_before
 
     check()
 

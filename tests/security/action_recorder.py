@@ -3,8 +3,9 @@
 Loaded as a pytest plugin for the whole session, so that every function test adds to
 the record. Each botocore client gets a `before-parameter-build` handler (injected through the
 `creating-client-class` event, which every new botocore session carries), and each call
-is attributed to the function whose handler module is on the calling stack, or, on a
-helper thread with no handler below it, to the function whose code created the client.
+is attributed to the function whose handler module is on the calling stack; on a
+runtime helper thread (the streaming sender), to the one handler running at the time;
+failing both, to the function whose code created the client.
 
 The IAM action of a call is what AWS authorizes, which is not always the operation
 name: `post_to_connection` is `execute-api:ManageConnections`, `converse_stream` is
@@ -141,7 +142,11 @@ class ActionRecorder:
     def record(self, client: Any, model: Any, params: Mapping) -> None:
         if not self.active:
             return
-        function = calling_function() or getattr(client, "_lexstream_created_by", None)
+        function = (
+            calling_function()
+            or helper_thread_function()
+            or getattr(client, "_lexstream_created_by", None)
+        )
         if function is None:
             return  # test set-up and assertions, not function code
         service = model.service_model
@@ -166,13 +171,42 @@ class ActionRecorder:
 
 def calling_function() -> str | None:
     """The function whose handler module is on this thread's stack, if any."""
-    frame = sys._getframe(1)
-    while frame is not None:
+    for frame in _frames(sys._getframe(1)):
         name = HANDLER_FILES.get(Path(frame.f_code.co_filename).name)
         if name is not None:
             return name
-        frame = frame.f_back
     return None
+
+
+def helper_thread_function() -> str | None:
+    """On a thread the runtime started (the streaming sender), the function it serves.
+
+    Such a thread has no handler below it. Its stack holds lexstream_runtime code and no
+    test code; while exactly one handler runs anywhere in the process, the thread works
+    for that handler. (A client's creator alone is not enough: the runtime caches
+    clients per process, and the first turn to create one may belong to test code.)
+    """
+    files = [Path(f.f_code.co_filename) for f in _frames(sys._getframe(1))]
+    if not any(path.parent.name == contract.RUNTIME_PACKAGE for path in files):
+        return None
+    if any(_TESTS_DIR in path.parents for path in files):
+        return None
+    running = {
+        name
+        for frame in sys._current_frames().values()
+        for f in _frames(frame)
+        if (name := HANDLER_FILES.get(Path(f.f_code.co_filename).name)) is not None
+    }
+    return running.pop() if len(running) == 1 else None
+
+
+def _frames(frame: Any) -> Iterator[Any]:
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+_TESTS_DIR = Path(__file__).resolve().parents[1]
 
 
 class _RecordingClient:
