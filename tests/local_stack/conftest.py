@@ -1,60 +1,44 @@
-"""Fixtures for the local stack tests: fake AWS credentials and gateways that always stop."""
+"""Fixtures for the local stack tests (shared servers and fake AWS come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from local_stack.gateway import LocalGateway
+from local_stack.stack import LocalStack, StackSettings
 
-# The AWS-shaped event fixtures live beside the repository.
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-
-
-def fixture(name: str) -> dict[str, Any]:
-    """One of the shared AWS-shaped event fixtures (skips the test when they are absent)."""
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"event fixture {path} is not available on this machine")
-    return json.loads(path.read_text())
-
-
-@pytest.fixture(autouse=True)
-def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and region, so no test can reach or bill a real account."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+# Fast enough to keep the suite quick, slow enough that every answer arrives in many posts.
+TEST_TOKEN_RATE = 150.0
 
 
 @pytest.fixture
-def make_gateway() -> Iterator[Callable[..., LocalGateway]]:
-    """Start gateways with any arguments; every one is stopped when the test ends."""
-    started: list[LocalGateway] = []
+def make_stack() -> Iterator[Callable[..., LocalStack]]:
+    """`make_stack(**settings)` → a started LocalStack on a free port, stopped at the end."""
+    started: list[LocalStack] = []
 
-    def make(routes: dict[str, Any] | None = None, **kwargs: Any) -> LocalGateway:
-        gateway = LocalGateway(routes or {}, **kwargs).start()
-        started.append(gateway)
-        return gateway
+    def make(**settings: Any) -> LocalStack:
+        options = {"port": 0, "tokens_per_second": TEST_TOKEN_RATE, "first_token_delay_s": 0.0}
+        stack = LocalStack(StackSettings(**{**options, **settings})).start()
+        started.append(stack)
+        return stack
 
     yield make
-    for gateway in started:
-        gateway.stop()
+    for stack in started:
+        stack.stop()
 
 
-def management_client(gateway: LocalGateway) -> Any:
-    """An unmodified boto3 management API client pointed at the gateway."""
-    return boto3.client(
-        "apigatewaymanagementapi", endpoint_url=gateway.callback_url, region_name="us-east-1"
-    )
+@pytest.fixture(scope="module")
+def iam_stack() -> Iterator[LocalStack]:
+    """One iam-mode stack shared by a module's tests (each test uses its own identities)."""
+    with LocalStack(
+        StackSettings(
+            port=0,
+            auth_mode="iam",
+            tokens_per_second=TEST_TOKEN_RATE,
+            first_token_delay_s=0.0,
+            quota_limit=100_000,
+        )
+    ) as stack:
+        yield stack

@@ -19,6 +19,7 @@ from unittest import mock
 from urllib.parse import urlsplit
 
 import aiohttp
+import boto3
 import botocore.auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -133,3 +134,10 @@ async def open_socket(url: str, **options: Any) -> AsyncIterator[aiohttp.ClientW
     """An aiohttp client WebSocket (and its session) that are both closed afterwards."""
     async with aiohttp.ClientSession() as session, session.ws_connect(url, **options) as ws:
         yield ws
+
+
+def management_client(gateway: Any) -> Any:
+    """An unmodified boto3 management API client pointed at a gateway's callback URL."""
+    return boto3.client(
+        "apigatewaymanagementapi", endpoint_url=gateway.callback_url, region_name="us-east-1"
+    )

@@ -14,8 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import fixture, management_client
-from local_stack_helpers import RawWebSocket, open_socket, presign
+from local_stack_helpers import RawWebSocket, management_client, open_socket, presign
 
 from functions.lexstream_runtime import contract
 from local_stack.gateway import LocalGateway
@@ -72,7 +71,7 @@ async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 # --- events ---------------------------------------------------------------------------
 
 
-def test_connect_event_has_the_documented_shape_with_query_and_headers(make_gateway):
+def test_connect_event_has_the_documented_shape_with_query_and_headers(make_gateway, event):
     recorder = Recorder()
     gateway = make_gateway(recorder.routes(*ALL_ROUTES), stage="Prod")
 
@@ -83,25 +82,25 @@ def test_connect_event_has_the_documented_shape_with_query_and_headers(make_gate
                 pass
 
     run(scenario())
-    event = recorder.next(contract.ROUTE_CONNECT)
-    expected = fixture("websocket-connect-none.json")
-    assert set(expected["requestContext"]) <= set(event["requestContext"])
-    assert set(expected) <= set(event)
-    context = event["requestContext"]
+    received = recorder.next(contract.ROUTE_CONNECT)
+    expected = event("websocket-connect-none")
+    assert set(expected["requestContext"]) <= set(received["requestContext"])
+    assert set(expected) <= set(received)
+    context = received["requestContext"]
     assert context["eventType"] == "CONNECT"
     assert context["stage"] == "Prod"
     assert context["apiId"] == gateway.api_id
     assert context["domainName"] == f"127.0.0.1:{gateway.port}"
     assert context["connectionId"].endswith("=") and len(context["connectionId"]) == 16
     assert context["identity"]["sourceIp"] == "127.0.0.1"
-    assert event["queryStringParameters"] == {"sessionId": "lex-web-ui-3f9a", "x": "2"}
-    assert event["multiValueQueryStringParameters"]["x"] == ["1", "2"]
-    assert event["headers"]["Origin"] == "https://chat.example.com"
-    assert event["multiValueHeaders"]["Origin"] == ["https://chat.example.com"]
-    assert "Upgrade" not in event["headers"]
+    assert received["queryStringParameters"] == {"sessionId": "lex-web-ui-3f9a", "x": "2"}
+    assert received["multiValueQueryStringParameters"]["x"] == ["1", "2"]
+    assert received["headers"]["Origin"] == "https://chat.example.com"
+    assert received["multiValueHeaders"]["Origin"] == ["https://chat.example.com"]
+    assert "Upgrade" not in received["headers"]
 
 
-def test_message_and_disconnect_events_match_the_fixtures(make_gateway):
+def test_message_and_disconnect_events_match_the_fixtures(make_gateway, event):
     recorder = Recorder()
     gateway = make_gateway(recorder.routes(*ALL_ROUTES))
 
@@ -116,9 +115,7 @@ def test_message_and_disconnect_events_match_the_fixtures(make_gateway):
     run(scenario())
     connect = recorder.next(contract.ROUTE_CONNECT)
     disconnect = recorder.next(contract.ROUTE_DISCONNECT)
-    assert set(fixture("websocket-disconnect.json")["requestContext"]) <= set(
-        disconnect["requestContext"]
-    )
+    assert set(event("websocket-disconnect")["requestContext"]) <= set(disconnect["requestContext"])
     context = disconnect["requestContext"]
     assert context["connectionId"] == connect["requestContext"]["connectionId"]
     assert context["eventType"] == "DISCONNECT"
@@ -127,7 +124,7 @@ def test_message_and_disconnect_events_match_the_fixtures(make_gateway):
     assert "queryStringParameters" not in connect
 
 
-def test_messages_carry_body_and_binary_frames_arrive_base64(make_gateway):
+def test_messages_carry_body_and_binary_frames_arrive_base64(make_gateway, event):
     recorder = Recorder()
     gateway = make_gateway(recorder.routes(contract.ROUTE_DEFAULT))
 
@@ -137,7 +134,7 @@ def test_messages_carry_body_and_binary_frames_arrive_base64(make_gateway):
             text = recorder.next()
             await ws.send_bytes(b"\x00\xff")
             binary = recorder.next()
-        expected = fixture("websocket-message-default.json")
+        expected = event("websocket-message-default")
         assert set(expected["requestContext"]) <= set(text["requestContext"])
         assert text["body"] == '{"action":"hello","text":"hi"}'
         assert text["isBase64Encoded"] is False
@@ -468,20 +465,20 @@ def connect_status(url: str) -> int:
     return run(scenario())
 
 
-def test_iam_mode_accepts_a_presigned_url_and_fills_the_cognito_identity(make_gateway):
+def test_iam_mode_accepts_a_presigned_url_and_fills_the_cognito_identity(make_gateway, event):
     recorder = Recorder()
     gateway = make_gateway(recorder.routes(*ALL_ROUTES), auth_mode=contract.AUTH_IAM)
     credentials = gateway.identity_pool.issue()
     url = presign(f"{gateway.websocket_url}?sessionId={credentials.identity_id}", credentials)
     assert connect_status(url) == 101
-    event = recorder.next(contract.ROUTE_CONNECT)
-    identity = event["requestContext"]["identity"]
+    received = recorder.next(contract.ROUTE_CONNECT)
+    identity = received["requestContext"]["identity"]
     assert identity["cognitoIdentityId"] == credentials.identity_id
     assert identity["accessKey"] == credentials.access_key_id
     assert identity["cognitoIdentityPoolId"] == gateway.identity_pool.pool_id
-    assert set(fixture("websocket-connect-iam.json")["requestContext"]["identity"]) <= set(identity)
-    assert event["queryStringParameters"]["sessionId"] == credentials.identity_id
-    assert event["queryStringParameters"]["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert set(event("websocket-connect-iam")["requestContext"]["identity"]) <= set(identity)
+    assert received["queryStringParameters"]["sessionId"] == credentials.identity_id
+    assert received["queryStringParameters"]["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
 
 
 def _uuid(identity_id: str) -> str:
