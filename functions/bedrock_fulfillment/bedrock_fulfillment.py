@@ -6,7 +6,8 @@ carrying the full text.
 
 Lex's RecognizeText gives up after about 30 s, so the answer is cut off in time: at the
 turn budget (25 s, or the function's remaining time less a margin, whichever is
-shorter) the model stream is closed and the turn returns what it has, with a short note.
+shorter) the turn stops taking the model's text and returns what it has, with a short
+note, even when the model has stalled mid-read.
 A model error part-way keeps the partial text and ends with a polite sentence.
 
 Configuration (set by the component): LEXSTREAM_MODEL_ID (a model or inference profile
@@ -47,10 +48,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with open_stream(event, dynamodb=DYNAMODB) as stream:
         if not isinstance(question, str) or not question.strip():
             stream.write(EMPTY_QUESTION)
-        elif stream.streaming:
-            _stream_answer(question, stream, deadline)
         else:
-            _whole_answer(question, stream)
+            generation = Generation(stream)
+            work = _stream_answer if stream.streaming else _whole_answer
+            if not generation.run(work, question, deadline):
+                log_json("answer_cut_short", model=MODEL_ID, characters=stream.stats.characters)
+                stream.write(CUT_SHORT_NOTE)
+            elif generation.error is not None:
+                _apologise(stream, generation.error)
         stream.close(timeout_s=max(0.2, deadline + RETURN_MARGIN_S / 2 - time.monotonic()))
     return close_response(event, stream.text)
 
@@ -60,6 +65,50 @@ def _budget_s(context: Any) -> float:
     if remaining_ms is None:
         return TURN_BUDGET_S
     return max(0.5, min(TURN_BUDGET_S, remaining_ms / 1000 - RETURN_MARGIN_S))
+
+
+class Generation:
+    """One model call on its own thread, so the turn can return at its deadline.
+
+    A read blocked on a stalled model cannot be interrupted from another thread (closing
+    the stream does not wake it), so the handler waits for the call only until the
+    deadline and then stops taking its text: nothing written after the cut reaches the
+    answer, which keeps the final message a clean prefix plus the note.
+    """
+
+    def __init__(self, stream: StreamingTurn) -> None:
+        self.stream = stream
+        self.error: BaseException | None = None
+        self.cut = False
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            if not self.cut:
+                self.stream.write(text)
+
+    def run(self, work: Any, question: str, deadline: float) -> bool:
+        """Run `work(self, question)`; True when it finished before `deadline`.
+
+        After a cut the thread is left to end on its own read timeout: closing the model
+        stream from here would block on the very read it should interrupt.
+        """
+        thread = threading.Thread(target=self._guarded, args=(work, question), daemon=True)
+        thread.start()
+        thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            if thread.is_alive():
+                self.cut = True
+                return False
+        return True
+
+    def _guarded(self, work: Any, question: str) -> None:
+        try:
+            work(self, question)
+        except Exception as error:  # any failure ends in a polite answer, never a failed turn
+            with self._lock:
+                if not self.cut:
+                    self.error = error
 
 
 def _request(question: str) -> dict[str, Any]:
@@ -73,51 +122,23 @@ def _request(question: str) -> dict[str, Any]:
     return request
 
 
-def _stream_answer(question: str, stream: StreamingTurn, deadline: float) -> None:
-    try:
-        events = BEDROCK.converse_stream(**_request(question))["stream"]
-    except aws.AWS_ERRORS as error:
-        _apologise(stream, error)
-        return
-    # A stalled model would block the loop below past the budget: closing the stream
-    # from a timer ends the read at the deadline even when no event arrives.
-    out_of_time = threading.Event()
-
-    def cut_off() -> None:
-        out_of_time.set()
-        events.close()
-
-    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut_off)
-    timer.daemon = True
-    timer.start()
+def _stream_answer(generation: Generation, question: str) -> None:
+    events = BEDROCK.converse_stream(**_request(question))["stream"]
     try:
         for item in events:
+            if generation.cut:
+                return
             text = item.get("contentBlockDelta", {}).get("delta", {}).get("text")
             if text:
-                stream.write(text)
-            if time.monotonic() >= deadline:
-                out_of_time.set()
-                break
-    except Exception as error:  # the timer's close surfaces as an arbitrary read error
-        if not out_of_time.is_set():
-            _apologise(stream, error)
-            return
+                generation.write(text)
     finally:
-        timer.cancel()
         events.close()
-    if out_of_time.is_set():
-        log_json("answer_cut_short", model=MODEL_ID, characters=stream.stats.characters)
-        stream.write(CUT_SHORT_NOTE)
 
 
-def _whole_answer(question: str, stream: StreamingTurn) -> None:
-    try:
-        reply = BEDROCK.converse(**_request(question))
-    except aws.AWS_ERRORS as error:
-        _apologise(stream, error)
-        return
+def _whole_answer(generation: Generation, question: str) -> None:
+    reply = BEDROCK.converse(**_request(question))
     content = reply.get("output", {}).get("message", {}).get("content", [])
-    stream.write("".join(block.get("text", "") for block in content))
+    generation.write("".join(block.get("text", "") for block in content))
 
 
 def _apologise(stream: StreamingTurn, error: BaseException) -> None:

@@ -1,0 +1,174 @@
+"""The example Bedrock fulfillment, run as Lambda runs it, against the local Bedrock,
+DynamoDB Local and the local gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from functions.lexstream_runtime import contract
+from local_stack.bedrock import split_tokens
+
+SESSION = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"  # the fixtures' Lex session id
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+SYSTEM_PROMPT = "You answer in short Markdown."
+ANSWER = "".join(f"Word{i} " for i in range(120)) + "— done ✅"
+
+
+def content_of(response: dict[str, Any]) -> str:
+    [message] = response["messages"]
+    assert message["contentType"] == "CustomPayload"
+    return message["content"]
+
+
+@pytest.fixture
+def example(make_function, make_bedrock):
+    """`example(max_tokens=..., timeout_s=..., **bedrock_options)` → (function, bedrock)."""
+
+    def make(max_tokens: int = 1000, timeout_s: float = 30.0, **bedrock_options: Any):
+        options = {"answer": lambda request: ANSWER, "tokens_per_second": 2000.0}
+        bedrock = make_bedrock(**{**options, **bedrock_options})
+        env = {
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
+            contract.ENV_MODEL_ID: MODEL,
+            contract.ENV_SYSTEM_PROMPT: SYSTEM_PROMPT,
+            contract.ENV_MAX_TOKENS: str(max_tokens),
+        }
+        return make_function("bedrock_fulfillment", env, timeout_s=timeout_s), bedrock
+
+    return make
+
+
+@pytest.fixture
+def browser(routes, make_gateway, open_socket, event, connection_table):
+    """A connected browser for SESSION; returns (client, the streaming Lex event)."""
+    gateway = make_gateway(routes())
+    client = open_socket(
+        f"{gateway.websocket_url}?{contract.CONNECT_QUERY_PARAMETER}={quote(SESSION)}"
+    )
+    lex_event = event("lexv2-fulfillment-streaming")
+    lex_event["sessionState"]["sessionAttributes"] = {
+        contract.SESSION_ATTR_ENDPOINT: gateway.callback_url,
+        contract.SESSION_ATTR_TABLE: connection_table,
+    }
+    return client, lex_event
+
+
+def test_a_streaming_turn_streams_converse_stream_and_closes_with_the_same_text(example, browser):
+    function, bedrock = example()
+    client, lex_event = browser
+
+    response = function.invoke(lex_event)
+
+    assert content_of(response) == ANSWER
+    assert client.wait_for(lambda c: c.text == ANSWER)
+    assert (
+        response["sessionState"]["sessionAttributes"]
+        == (lex_event["sessionState"]["sessionAttributes"])
+    )
+    [request] = bedrock.requests
+    assert request.operation == "converse-stream"
+    assert request.model_id == MODEL
+    assert request.system == SYSTEM_PROMPT
+    assert request.max_tokens == 1000
+    assert request.question == lex_event["inputTranscript"]
+
+
+def test_a_turn_without_streaming_attributes_uses_converse(example, event):
+    function, bedrock = example()
+
+    response = function.invoke(event("lexv2-fulfillment-plain"))
+
+    assert content_of(response) == ANSWER
+    assert [request.operation for request in bedrock.requests] == ["converse"]
+
+
+def test_the_answer_is_limited_to_max_tokens(example, event):
+    function, _bedrock = example(max_tokens=5)
+
+    response = function.invoke(event("lexv2-fulfillment-plain"))
+
+    assert content_of(response) == "".join(split_tokens(ANSWER)[:5])
+
+
+def test_a_model_error_mid_stream_keeps_the_partial_text_and_ends_politely(example, browser):
+    function, _bedrock = example(stream_error_after=10)
+    client, lex_event = browser
+
+    text = content_of(function.invoke(lex_event))
+
+    partial = "".join(split_tokens(ANSWER)[:10])
+    assert text.startswith(partial)
+    assert text != partial
+    assert "Sorry" in text[len(partial) :]
+    assert client.wait_for(lambda c: c.text == text)
+
+
+def test_a_throttled_model_gets_a_polite_answer_instead_of_a_failed_turn(example, browser):
+    function, bedrock = example(http_error="ThrottlingException")
+    client, lex_event = browser
+
+    text = content_of(function.invoke(lex_event))
+
+    assert text.startswith("Sorry")
+    assert len(bedrock.requests) == 2  # one retry, then the budget-friendly answer
+    assert client.wait_for(lambda c: c.text == text)
+
+
+def test_a_turn_that_runs_out_of_time_returns_what_it_has(example, browser):
+    # 3 s of Lambda time leaves a 2 s budget; the model needs 120 tokens / 20 per s = 6 s.
+    function, _bedrock = example(timeout_s=3.0, tokens_per_second=20.0)
+    client, lex_event = browser
+
+    text = content_of(function.invoke(lex_event))
+
+    assert text.endswith("_(The answer was cut short to fit the time limit.)_")
+    answered = text.split("\n\n_(")[0]
+    assert answered and ANSWER.startswith(answered) and answered != ANSWER
+    assert client.wait_for(lambda c: c.text == text)
+
+
+def test_a_stalled_model_is_cut_off_at_the_budget(example, browser):
+    # No token at all within the budget: the read is ended from outside.
+    function, _bedrock = example(timeout_s=2.0, first_token_delay_s=60.0)
+    _client, lex_event = browser
+
+    text = content_of(function.invoke(lex_event))
+
+    assert text.strip() == "_(The answer was cut short to fit the time limit.)_"
+
+
+def test_an_empty_question_is_answered_without_calling_the_model(example, event):
+    function, bedrock = example()
+    lex_event = event("lexv2-fulfillment-plain")
+    lex_event["inputTranscript"] = "  "
+
+    assert content_of(function.invoke(lex_event)) == "Please type a question."
+    assert bedrock.requests == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (contract.ENV_MODEL_ID, None, "is required"),
+        (contract.ENV_MAX_TOKENS, "-3", ">= 1"),
+        (contract.ENV_MAX_TOKENS, None, "is required"),
+    ],
+)
+def test_the_example_fails_its_cold_init_naming_a_missing_or_invalid_variable(
+    make_function, variable, value, expected
+):
+    env = {contract.ENV_MODEL_ID: MODEL, contract.ENV_MAX_TOKENS: "100"}
+    if value is None:
+        del env[variable]
+    else:
+        env[variable] = value
+
+    with pytest.raises(RuntimeError) as raised:
+        make_function("bedrock_fulfillment", env).invoke({})
+
+    assert type(raised.value).__name__ == "ConfigurationError"
+    assert variable in str(raised.value)
+    assert expected in str(raised.value)
