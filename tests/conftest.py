@@ -30,6 +30,11 @@ from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
 
+# Records every AWS action each function calls, for the whole session: the
+# least-privilege contract in tests/security compares it with the roles the component
+# declares.
+pytest_plugins = ("tests.security.action_recorder",)
+
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = Path(__file__).resolve().parent / "functions" / "events"
 REGION = "us-east-1"
