@@ -251,8 +251,8 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
     from pulumi.runtime.mocks import MockMonitor
     from pulumi.runtime.settings import get_root_resource
 
-    region = config.get("aws:region", DEFAULT_REGION)
-    partition, dns_suffix = _partition_of(region)
+    default_region = config.get("aws:region", DEFAULT_REGION)
+    provider_regions: dict[str, str] = {}
     project = yaml.safe_load(PROJECT_FILE.read_text())["name"]
     records: list[dict[str, Any]] = []
     local = threading.local()
@@ -261,7 +261,14 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
         """Answers like AWS would, so that every id, name and ARN the program derives
         from outputs is realistic and every `apply` runs."""
 
+        def _region(self, provider_reference: str | None) -> str:
+            # A reference is "<urn>::<id>"; explicit providers may name another region.
+            provider_id = (provider_reference or "").rsplit("::", 1)[-1]
+            return provider_regions.get(provider_id, default_region)
+
         def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+            region = self._region(args.provider)
+            partition, dns_suffix = _partition_of(region)
             if args.token == "aws:index/getPartition:getPartition":
                 return {
                     "id": partition,
@@ -289,8 +296,13 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             request = local.request
             inputs = dict(args.inputs)
-            if args.custom:
-                resource_id, outputs = self._answer(args.typ, args.name, inputs)
+            if args.typ == "pulumi:providers:aws":
+                resource_id = _token(f"provider/{args.name}", 12)
+                provider_regions[resource_id] = inputs.get("region", default_region)
+                outputs = inputs
+            elif args.custom:
+                region = self._region(args.provider)
+                resource_id, outputs = self._answer(args.typ, args.name, inputs, region)
             else:
                 resource_id, outputs = "", {}
             records.append(
@@ -310,7 +322,8 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
             )
             return resource_id, outputs
 
-        def _answer(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
+        def _answer(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
+            partition, dns_suffix = _partition_of(region)
             seed = f"{typ}/{name}"
             # The provider's auto-naming: logical name plus a random 7-character suffix.
             physical = inputs.get("name") or f"{name}-{_token(seed, 7, '0123456789abcdef')}"

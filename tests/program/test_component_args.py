@@ -125,3 +125,25 @@ def test_a_bad_component_name_fails_before_anything_is_created(tmp_path: Path) -
     program.write_text("from components import StreamingBackend\nStreamingBackend('chat.prod')\n")
     with pytest.raises(StackProgramError, match=r"^name must start with a letter"):
         run_program(program, "dev", stack_config("dev"))
+
+
+PROVIDER_PROGRAM = """
+    import pulumi
+    import pulumi_aws as aws
+    from components import StreamingBackend, StreamingBackendArgs
+
+    frankfurt = aws.Provider("frankfurt", region="eu-central-1")
+    backend = StreamingBackend(
+        "chat", StreamingBackendArgs(), pulumi.ResourceOptions(providers=[frankfurt])
+    )
+    pulumi.export("websocket_url", backend.websocket_url)
+"""
+
+
+def test_an_explicit_provider_decides_region_and_arns(tmp_path: Path) -> None:
+    program = tmp_path / "frankfurt.py"
+    program.write_text(textwrap.dedent(PROVIDER_PROGRAM))
+    record = run_program(program, "dev", stack_config("dev"))  # the stack says us-east-1
+    assert ".execute-api.eu-central-1.amazonaws.com/" in record.exports["websocket_url"]
+    fulfillment = record.one(v.POLICY, "-fulfillment-policy")
+    assert all(":eu-central-1:" in arn for _, arn in v.grants(fulfillment))
