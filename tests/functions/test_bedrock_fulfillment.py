@@ -3,6 +3,7 @@ DynamoDB Local and the local gateway."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -43,8 +44,14 @@ def example(make_function, make_bedrock):
 
 @pytest.fixture
 def browser(routes, make_gateway, open_socket, event, connection_table):
-    """A connected browser for SESSION; returns (client, the streaming Lex event)."""
-    gateway = make_gateway(routes())
+    """A connected browser for SESSION; returns (client, the streaming Lex event).
+
+    There is no $disconnect route, so a closed tab leaves its row behind (as with the
+    reference deployment) and only the fulfillment can clean it up.
+    """
+    functions = routes()
+    del functions[contract.ROUTE_DISCONNECT]
+    gateway = make_gateway(functions)
     client = open_socket(
         f"{gateway.websocket_url}?{contract.CONNECT_QUERY_PARAMETER}={quote(SESSION)}"
     )
@@ -74,6 +81,22 @@ def test_a_streaming_turn_streams_converse_stream_and_closes_with_the_same_text(
     assert request.system == SYSTEM_PROMPT
     assert request.max_tokens == 1000
     assert request.question == lex_event["inputTranscript"]
+
+
+def test_a_browser_gone_mid_answer_still_gets_a_complete_turn_and_its_row_is_removed(
+    example, browser, connection_item
+):
+    function, _bedrock = example(tokens_per_second=60.0)
+    client, lex_event = browser
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        turn = pool.submit(function.invoke, lex_event)
+        assert client.wait_for(lambda c: c.frames)
+        client.close()
+        response = turn.result(timeout=60)
+
+    assert content_of(response) == ANSWER
+    assert ANSWER.startswith(client.text) and client.text != ANSWER
+    assert connection_item(SESSION) is None
 
 
 def test_a_turn_without_streaming_attributes_uses_converse(example, event):
