@@ -17,6 +17,8 @@ from program.harness import ROOT, run_program, stack_config
 from functions import layout
 from functions.lexstream_runtime import contract
 
+PACKAGE_SOURCES = ("pyproject.toml", "README.md", "components", "functions")
+
 pytestmark = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
 
 
@@ -38,6 +40,16 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         cwd=ROOT,
     )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
+    # Build from a copy of what a checkout holds, so the build leaves no build/ or
+    # egg-info in the working tree and cannot depend on anything untracked.
+    source = workdir / "source"
+    for name in PACKAGE_SOURCES:
+        origin = ROOT / name
+        if origin.is_dir():
+            shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif origin.is_file():
+            source.mkdir(exist_ok=True)
+            shutil.copy2(origin, source / name)
     venv = workdir / "venv"
     created = _uv("venv", "--quiet", "--python", sys.executable, str(venv), cwd=workdir)
     assert created.returncode == 0, created.stderr
@@ -45,7 +57,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     install = [
         "pip", "install", "--quiet", "--python", str(python), "-r", str(requirements),
         # uv keys a local project's build on its metadata files; rebuild from the sources.
-        "--refresh-package", "lexstream", str(ROOT),
+        "--refresh-package", "lexstream", str(source),
     ]  # fmt: skip
     # Offline first: after the project's own `uv sync` the cache usually has everything.
     installed = _uv(*install, "--offline", cwd=workdir)
