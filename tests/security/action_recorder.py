@@ -124,8 +124,13 @@ class ActionRecorder:
             botocore.handlers.BUILTIN_HANDLERS.remove(spec)
 
     @contextmanager
-    def recording(self) -> Iterator[list[RecordedCall]]:
-        """The calls recorded while the block runs (the recorder must be installed)."""
+    def recording(self, keep: bool = True) -> Iterator[list[RecordedCall]]:
+        """The calls recorded while the block runs (the recorder must be installed).
+
+        Args:
+            keep: leave them in the session's record (default True); False for calls
+                made by stand-in code that is not one of the project's functions.
+        """
         with self._lock:
             start = len(self.calls)
         found: list[RecordedCall] = []
@@ -134,6 +139,8 @@ class ActionRecorder:
         finally:
             with self._lock:
                 found.extend(self.calls[start:])
+                if not keep:
+                    self.calls = [call for call in self.calls if call not in found]
 
     def _inject_mixin(self, base_classes: list[type], **_: Any) -> None:
         if _RecordingClient not in base_classes:

@@ -1,0 +1,299 @@
+"""The least-privilege contract: each function's role grants what it calls, and no more.
+
+The roles come from the real program run under mocks (tests/program/harness.py): every
+statement of every policy the component attaches to a function's role. The calls come
+from the AWS call recorder, which runs for the whole test session, plus a scenario run
+here that drives every function through every path that touches AWS (connect, a client
+message, a streamed turn, a plain turn, a turn whose browser is gone, disconnect), with
+exactly the environment the component gives each function, against DynamoDB Local, the
+local gateway and the local Bedrock.
+
+Two ways to fail: a function calls an action (on a resource) its role does not grant,
+or a role grants an action its function never calls. Logs permissions are used by the
+Lambda service to ship the function's output, not by the code, so they are expected
+without a call.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from functions.lexstream_runtime import contract
+from local_stack.bedrock import LocalBedrock
+from local_stack.gateway import LocalGateway
+from local_stack.lambda_runtime import LambdaFunction
+from policy.lexstream_policies import statements as policy_statements
+from tests.conftest import WebSocketClient, load_event
+from tests.program.conftest import VARIANTS
+from tests.program.harness import ACCOUNT_ID, StackRecord, record_stack, stack_names
+from tests.security.action_recorder import RECORDER, RecordedCall
+
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+TABLE = "aws:dynamodb/table:Table"
+API = "aws:apigatewayv2/api:Api"
+STAGE = "aws:apigatewayv2/stage:Stage"
+
+# Used by the Lambda service on the function's behalf (its log output), not by the code.
+LAMBDA_SERVICE_ACTIONS = frozenset(
+    {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+)
+FUNCTION_OF_HANDLER = {handler: name for name, handler in contract.HANDLERS.items()}
+_MANAGEMENT_METHODS = {
+    "PostToConnection": "POST",
+    "GetConnection": "GET",
+    "DeleteConnection": "DELETE",
+}
+
+SESSION_ID = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+# A connection id the gateway never issued: posting to it answers 410 Gone.
+GONE_CONNECTION_ID = "GoneGoneGoneGo0="
+
+
+@dataclass(frozen=True)
+class Grant:
+    action: str
+    resource: str
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    """One function as the stack declares it: its environment and its role's grants."""
+
+    name: str
+    environment: dict[str, str]
+    grants: frozenset[Grant]
+
+    def granted_actions(self) -> set[str]:
+        return {grant.action for grant in self.grants}
+
+    def allows(self, action: str, resources: list[str]) -> bool:
+        return any(
+            fnmatch.fnmatchcase(action, grant.action)
+            and any(fnmatch.fnmatchcase(resource, grant.resource) for resource in resources)
+            for grant in self.grants
+        )
+
+
+def deployed_functions(record: StackRecord) -> dict[str, DeployedFunction]:
+    """Every function of the stack with the Allow statements of every policy on its role."""
+    roles = {r.outputs["arn"]: r for r in record.of_type(ROLE)}
+    managed = {r.outputs["arn"]: r for r in record.of_type(MANAGED_POLICY)}
+    result = {}
+    for function in record.of_type(FUNCTION):
+        role = roles[function.inputs["role"]]
+        role_names = {role.id, role.outputs["name"]}
+        documents = [
+            p.inputs["policy"]
+            for p in record.of_type(ROLE_POLICY)
+            if p.inputs["role"] in role_names
+        ]
+        documents += [inline["policy"] for inline in role.inputs.get("inlinePolicies", [])]
+        documents += [
+            managed[a.inputs["policyArn"]].inputs["policy"]
+            for a in record.of_type(ATTACHMENT)
+            if a.inputs["role"] in role_names
+        ]
+        grants = set()
+        for document in documents:
+            for statement in policy_statements(document):
+                assert statement["Effect"] == "Allow", statement
+                for action in _as_list(statement["Action"]):
+                    grants |= {Grant(action, arn) for arn in _as_list(statement["Resource"])}
+        name = FUNCTION_OF_HANDLER[function.inputs["handler"]]
+        variables = function.inputs.get("environment", {}).get("variables", {})
+        result[name] = DeployedFunction(name, dict(variables), frozenset(grants))
+    return result
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def resource_arns(call: RecordedCall, record: StackRecord, gateway: LocalGateway) -> list[str]:
+    """The ARNs IAM evaluates for a call made in the scenario (in the stack's account)."""
+    region = record.config["aws:region"]
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    params = dict(call.resource)
+    if call.service == "dynamodb":
+        arn = f"arn:{partition}:dynamodb:{region}:{ACCOUNT_ID}:table/{params['TableName']}"
+        return [arn + (f"/index/{params['IndexName']}" if "IndexName" in params else "")]
+    if call.service == "apigatewaymanagementapi":
+        stage = call.endpoint.rstrip("/").rsplit("/", 1)[1]
+        method = _MANAGEMENT_METHODS[call.operation]
+        return [
+            f"arn:{partition}:execute-api:{region}:{ACCOUNT_ID}:{gateway.api_id}/{stage}/"
+            f"{method}/@connections/{params['ConnectionId']}"
+        ]
+    if call.service == "bedrock-runtime":
+        model = params["modelId"]
+        # An id is either a foundation model's or a (cross-Region) inference profile's.
+        return [
+            f"arn:{partition}:bedrock:{region}:{ACCOUNT_ID}:inference-profile/{model}",
+            f"arn:{partition}:bedrock:{region}::foundation-model/{model}",
+        ]
+    raise AssertionError(f"no resource mapping for {call.service}:{call.operation}")
+
+
+# --- the scenario -------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    record: StackRecord
+    functions: dict[str, DeployedFunction]
+    calls: list[RecordedCall]
+    gateway: LocalGateway
+
+
+STACKS = [*stack_names(), *VARIANTS]
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def scenario(request: pytest.FixtureRequest, dynamodb: Any) -> Iterator[Scenario]:
+    """One run of the scenario per stack file and program variant, shared by its tests."""
+    stack, overrides = VARIANTS.get(request.param, (request.param, {}))
+    record = record_stack(stack, overrides)
+    functions = deployed_functions(record)
+    tables = _create_stack_tables(dynamodb, record)
+    stage, api_id = record.one(STAGE).inputs["name"], record.one(API).id
+    made: list[LambdaFunction] = []
+    try:
+        with (
+            LocalBedrock(tokens_per_second=2000.0) as bedrock,
+            LocalGateway({}, stage=stage, api_id=api_id) as gateway,
+        ):
+
+            def run(name: str) -> LambdaFunction:
+                environment = {
+                    **functions[name].environment,
+                    "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.meta.endpoint_url,
+                    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
+                }
+                made.append(LambdaFunction.lexstream(name, environment))
+                return made[-1]
+
+            with RECORDER.recording() as calls:
+                _drive(functions, run, gateway, dynamodb)
+            yield Scenario(record, functions, calls, gateway)
+    finally:
+        for function in made:
+            function.close()
+        for name in tables:
+            dynamodb.delete_table(TableName=name)
+
+
+def _create_stack_tables(dynamodb: Any, record: StackRecord) -> list[str]:
+    """The stack's tables, under the names the stack gives them, from the shared schemas."""
+    created = []
+    for table in record.of_type(TABLE):
+        schema = (
+            contract.CONNECTION_TABLE_SCHEMA
+            if table.inputs["hashKey"] == contract.SESSION_ID
+            else contract.QUOTA_TABLE_SCHEMA
+        )
+        definition = {k: v for k, v in schema.items() if k != "TimeToLiveAttribute"}
+        dynamodb.create_table(TableName=table.outputs["name"], **definition)
+        created.append(table.outputs["name"])
+    return created
+
+
+def _drive(
+    functions: dict[str, DeployedFunction],
+    run: Callable[[str], LambdaFunction],
+    gateway: LocalGateway,
+    dynamodb: Any,
+) -> None:
+    connection_table = functions["connect"].environment[contract.ENV_CONNECTION_TABLE]
+    # The iam fixture's caller owns SESSION_ID, so this connect is valid in both modes.
+    assert run("connect").invoke(load_event("websocket-connect-iam"))["statusCode"] == 200
+    assert run("default").invoke(load_event("websocket-message-default"))["statusCode"] == 400
+    if "bedrock_fulfillment" in functions:
+        fulfillment = run("bedrock_fulfillment")
+        browser = WebSocketClient(gateway.websocket_url)
+        try:
+            [live] = gateway.open_connection_ids()
+            # A live browser, then one that is gone (410): the second turn removes the row.
+            for connection_id in (live, GONE_CONNECTION_ID):
+                _map_session(dynamodb, connection_table, connection_id)
+                turn = load_event("lexv2-fulfillment-streaming")
+                turn["sessionState"]["sessionAttributes"] = {
+                    contract.SESSION_ATTR_ENDPOINT: gateway.callback_url,
+                    contract.SESSION_ATTR_TABLE: connection_table,
+                }
+                assert fulfillment.invoke(turn)["messages"][0]["content"]
+            assert browser.text, "the streamed turn posted nothing"
+        finally:
+            browser.close()
+        plain = fulfillment.invoke(load_event("lexv2-fulfillment-plain"))
+        assert plain["messages"][0]["content"]
+    disconnect = load_event("websocket-disconnect")
+    _map_session(dynamodb, connection_table, disconnect["requestContext"]["connectionId"])
+    assert run("disconnect").invoke(disconnect)["statusCode"] == 200
+
+
+def _map_session(dynamodb: Any, table: str, connection_id: str) -> None:
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            contract.SESSION_ID: {"S": SESSION_ID},
+            contract.CONNECTION_ID: {"S": connection_id},
+        },
+    )
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+def test_every_call_is_granted_by_the_role_the_component_declares(scenario: Scenario) -> None:
+    denied = []
+    for call in scenario.calls:
+        arns = resource_arns(call, scenario.record, scenario.gateway)
+        if not scenario.functions[call.function].allows(call.action, arns):
+            denied.append(f"{call.function}: {call.action} on {arns}")
+    assert denied == []
+    # Calls recorded anywhere else in the session use other tables: compare actions only.
+    for function, actions in RECORDER.actions_by_function().items():
+        if function in scenario.functions:
+            granted = scenario.functions[function].granted_actions()
+            assert actions <= granted, f"{function} calls {sorted(actions - granted)}"
+
+
+def test_every_grant_is_used_by_its_function(scenario: Scenario) -> None:
+    called = RECORDER.actions_by_function()
+    unused = {
+        name: sorted(function.granted_actions() - LAMBDA_SERVICE_ACTIONS - called.get(name, set()))
+        for name, function in scenario.functions.items()
+    }
+    assert {name: actions for name, actions in unused.items() if actions} == {}
+
+
+def test_the_scenario_reached_every_function(scenario: Scenario) -> None:
+    # Without this, an unattributed call would make both contract tests pass vacuously.
+    assert {call.function for call in scenario.calls} == set(scenario.functions)
+
+
+def test_an_extra_grant_or_a_missing_one_is_caught(scenario: Scenario) -> None:
+    connect = scenario.functions["connect"]
+    padded = DeployedFunction(
+        "connect", connect.environment, connect.grants | {Grant("dynamodb:Scan", "*")}
+    )
+    assert "dynamodb:Scan" not in RECORDER.actions_by_function()["connect"]
+    assert "dynamodb:Scan" in padded.granted_actions() - LAMBDA_SERVICE_ACTIONS
+    trimmed = DeployedFunction(
+        "connect",
+        connect.environment,
+        frozenset(g for g in connect.grants if g.action != "dynamodb:PutItem"),
+    )
+    put = next(
+        c for c in scenario.calls if c.function == "connect" and c.action == "dynamodb:PutItem"
+    )
+    assert not trimmed.allows(put.action, resource_arns(put, scenario.record, scenario.gateway))
