@@ -10,9 +10,11 @@ schemas the component deploys.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import boto3
+from moto.dynamodb.models import dynamodb_backends
 from moto.server import ThreadedMotoServer
 
 from functions.lexstream_runtime import contract
@@ -24,17 +26,33 @@ class EmbeddedDynamoDB:
     """moto's DynamoDB on 127.0.0.1 with a free port; `endpoint_url` once started.
 
     moto keeps items past their TTL (it does not expire them); the route functions
-    never rely on expiry, so the stack behaves the same.
+    never rely on expiry, so the stack behaves the same. Its data lives in this process,
+    so run one embedded DynamoDB per process at a time; starting one empties it.
     """
+
+    _running: EmbeddedDynamoDB | None = None
+    _running_lock = threading.Lock()
 
     def __init__(self) -> None:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint_url: str | None = None
 
     def start(self) -> EmbeddedDynamoDB:
+        """Start empty on a free port. Raises RuntimeError if another one is running here."""
+        with EmbeddedDynamoDB._running_lock:
+            if EmbeddedDynamoDB._running is not None:
+                raise RuntimeError(
+                    "an embedded DynamoDB is already running in this process and would share "
+                    "its data; stop it first, or pass a DynamoDB endpoint instead"
+                )
+            EmbeddedDynamoDB._running = self
         # moto's web server logs every SDK call as a request line; the stack's own log
         # already says what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # moto keeps its data in module state shared by every moto server in the process;
+        # an embedded DynamoDB starts empty, like DynamoDB Local with -inMemory.
+        for account in list(dynamodb_backends.values()):
+            account.reset()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
@@ -44,6 +62,9 @@ class EmbeddedDynamoDB:
         if self.endpoint_url is not None:
             self._server.stop()
             self.endpoint_url = None
+        with EmbeddedDynamoDB._running_lock:
+            if EmbeddedDynamoDB._running is self:
+                EmbeddedDynamoDB._running = None
 
     def __enter__(self) -> EmbeddedDynamoDB:
         return self.start()

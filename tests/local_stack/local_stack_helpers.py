@@ -24,6 +24,7 @@ import botocore.auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from local_stack.bedrock import ModelRequest, default_answer
 from local_stack.identity import LocalCredentials
 
 
@@ -141,3 +142,83 @@ def management_client(gateway: Any) -> Any:
     return boto3.client(
         "apigatewaymanagementapi", endpoint_url=gateway.callback_url, region_name="us-east-1"
     )
+
+
+class ChatSession:
+    """One browser-like session against a LocalStack: an identity, a socket, Lex turns.
+
+    Frames are collected as they arrive, like the Lex Web UI appends them; turns go
+    through boto3's unmodified `lexv2-runtime` client, as a Web UI's RecognizeText would.
+    """
+
+    def __init__(
+        self, stack: Any, identity: LocalCredentials | None = None, session_id: str | None = None
+    ) -> None:
+        self.stack = stack
+        self.credentials = identity or stack.gateway.identity_pool.issue()
+        # The Web UI's session id is its Cognito identity id unless told otherwise.
+        self.session_id = session_id or self.credentials.identity_id
+        self.frames: list[str] = []
+        self.socket: aiohttp.ClientWebSocketResponse | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self.lex = boto3.client(
+            "lexv2-runtime", endpoint_url=stack.gateway.base_url, region_name="us-east-1"
+        )
+
+    def connect_url(self, session_id: str | None = None, signed: bool = True) -> str:
+        url = f"{self.stack.websocket_url}?sessionId={session_id or self.session_id}"
+        if signed and self.stack.settings.auth_mode == "iam":
+            return presign(url, self.credentials)
+        return url
+
+    async def connect(self, url: str | None = None) -> None:
+        self._session = aiohttp.ClientSession()
+        self.socket = await self._session.ws_connect(url or self.connect_url())
+        await self.socket.send_str('{"action":"ping"}')
+        self._reader = asyncio.create_task(self._read(self.socket))
+
+    async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in socket:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.frames.append(message.data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.frames)
+
+    async def ask(self, question: str, executor: Any = None) -> str:
+        """One RecognizeText turn; returns the final message's text."""
+        loop = asyncio.get_running_loop()
+        response = await loop.run_in_executor(
+            executor,
+            lambda: self.lex.recognize_text(
+                botId=self.stack.lex.bot_id,
+                botAliasId=self.stack.lex.bot_alias_id,
+                localeId=self.stack.lex.locale_id,
+                sessionId=self.session_id,
+                text=question,
+            ),
+        )
+        return "\n\n".join(message["content"] for message in response.get("messages", []))
+
+    async def wait_for_text(self, length: int, timeout: float = 10.0) -> str:
+        """Wait until at least `length` characters have streamed (frames and the Lex
+        response travel on different sockets, so the last frame may trail the answer)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.text) < length and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        return self.text
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+        if self._reader is not None:
+            await self._reader
+        if self._session is not None:
+            await self._session.close()
+
+
+def generated(question: str) -> str:
+    """What the built-in model generates for `question`."""
+    return default_answer(ModelRequest("model", "converse-stream", question, "", None, body={}))

@@ -1,0 +1,185 @@
+"""Local stacks in other configurations: none auth, throttle and quota, own handler, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+import pytest
+from local_stack_helpers import ChatSession, generated
+
+from local_stack.dynamodb import EmbeddedDynamoDB
+from local_stack.stack import StackError, StackSettings
+
+pytestmark = pytest.mark.timeout(120)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_disconnect_mid_stream_still_completes_the_turn_and_forgets_the_connection(make_stack):
+    stack = make_stack(auth_mode="iam", tokens_per_second=60.0)
+
+    async def scenario() -> str:
+        session = ChatSession(stack)
+        await session.connect()
+        turn = asyncio.create_task(session.ask("Explain disconnects"))
+        await session.wait_for_text(1)
+        assert session.frames, "the answer started streaming"
+        await session.close()
+        return await turn
+
+    final = asyncio.run(scenario())
+    assert final == generated("Explain disconnects")
+    assert stack.gateway.counters.post_errors.get("GoneException", 0) >= 1
+    assert stack.gateway.open_connection_ids() == []
+
+
+def test_none_stack_accepts_unsigned_connects_and_streams(make_stack):
+    stack = make_stack(auth_mode="none")
+
+    async def scenario() -> tuple[str, str]:
+        # Older Web UI releases connect unsigned, with their fallback session id.
+        session = ChatSession(stack, session_id="lex-web-ui-3f9a")
+        await session.connect(session.connect_url(signed=False))
+        final = await session.ask("Is this unsigned?")
+        streamed = await session.wait_for_text(len(final))
+        await session.close()
+        return final, streamed
+
+    final, streamed = asyncio.run(scenario())
+    assert streamed == final == generated("Is this unsigned?")
+
+
+def test_connect_storm_is_cut_first_by_the_stage_throttle_then_by_the_quota(make_stack):
+    stack = make_stack(
+        auth_mode="none", throttle_rate=0.01, throttle_burst=6, quota_limit=4, quota_period="DAY"
+    )
+
+    async def scenario() -> list[int]:
+        urls = [f"{stack.websocket_url}?sessionId=storm-{index}" for index in range(10)]
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for url in urls:
+                try:
+                    await (await http.ws_connect(url)).close()
+                    statuses.append(101)
+                except aiohttp.WSServerHandshakeError as refused:
+                    statuses.append(refused.status)
+        return statuses
+
+    statuses = asyncio.run(scenario())
+    assert statuses == [101] * 4 + [429] * 6
+    counters = stack.gateway.counters
+    assert counters.throttled == 4  # refused by the stage before any function ran
+    assert counters.connects_accepted == 4
+    assert counters.connects_rejected == 6  # 2 by the quota, 4 by the throttle
+
+
+def test_own_fulfillment_handler_runs_with_lexstream_runtime_importable(make_stack, tmp_path):
+    handler = tmp_path / "my_fulfillment.py"
+    handler.write_text(
+        textwrap.dedent(
+            """
+            from lexstream_runtime.lex import close_response
+            from lexstream_runtime.streaming import open_stream
+
+            def answer(event, context):
+                with open_stream(event, flush_interval_s=0) as stream:
+                    for word in ["one", " two", " three"]:
+                        stream.write(word)
+                return close_response(event, stream.text.upper())
+            """
+        )
+    )
+    stack = make_stack(auth_mode="iam", handler=f"{handler}:answer")
+
+    async def scenario() -> tuple[str, str]:
+        session = ChatSession(stack)
+        await session.connect()
+        final = await session.ask("count")
+        streamed = await session.wait_for_text(len("one two three"))
+        await session.close()
+        return final, streamed
+
+    assert asyncio.run(scenario()) == ("ONE TWO THREE", "one two three")
+
+
+def test_settings_errors_name_the_setting_and_what_is_valid(tmp_path):
+    with pytest.raises(StackError, match="iam, none"):
+        StackSettings(auth_mode="cognito").resolved()
+    with pytest.raises(StackError, match=r"path/to/file\.py:function"):
+        StackSettings(handler="not-a-handler").resolved()
+    with pytest.raises(StackError, match="does not exist"):
+        StackSettings(handler=f"{tmp_path}/missing.py:handler").resolved()
+    with pytest.raises(StackError, match="DAY, WEEK, MONTH"):
+        StackSettings(quota_period="YEAR").resolved()
+    with pytest.raises(StackError, match="http://"):
+        StackSettings(dynamodb_endpoint="127.0.0.1:8000").resolved()
+
+
+def test_defaults_come_from_pulumi_yaml():
+    settings = StackSettings().resolved(
+        {
+            "authMode": "none",
+            "stageName": "Dev",
+            "exampleModelId": "m",
+            "exampleSystemPrompt": "s",
+            "exampleMaxTokens": 7,
+            "quotaLimit": 3,
+            "quotaPeriod": "WEEK",
+            "throttleRateLimit": 5,
+            "throttleBurstLimit": 9,
+        }
+    )
+    assert (settings.auth_mode, settings.stage, settings.quota_limit) == ("none", "Dev", 3)
+    assert (settings.throttle_rate, settings.throttle_burst, settings.max_tokens) == (5, 9, 7)
+
+
+def test_command_serves_the_page_and_stops_cleanly_on_sigterm():
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_stack", "--port", "0", "--auth", "none"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = None
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip().startswith("Open"):
+                url = line.split()[-1]
+                break
+        assert url is not None and url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert b'id="composer"' in page.read()
+        with urllib.request.urlopen(url + "config.json", timeout=10) as config:
+            assert b'"authMode": "none"' in config.read()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_second_embedded_dynamodb_in_one_process_is_refused(make_stack):
+    make_stack()
+    with pytest.raises(RuntimeError, match="already running"):
+        EmbeddedDynamoDB().start()
+
+
+def test_stopping_the_stack_restores_the_process_environment(make_stack):
+    before = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    stack = make_stack()
+    assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == stack.dynamodb_endpoint
+    stack.stop()
+    assert os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") == before
