@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .clients import WebSocketClients
-from .relay import APPROACHES, SETTLE_S
-from .stack import BenchStack, NumberedModel, process_cpu
+from .relay import APPROACHES
+from .stack import SETTLE_S, BenchStack, NumberedModel, process_cpu
 from .stats import percentile
 from .timeline import chunk_delivery_delays, lost_and_misordered, visible
 
@@ -48,7 +48,7 @@ def run(
         assert stack.gateway is not None
         with WebSocketClients(stack.gateway.websocket_url) as clients:
             session_ids = [f"bench-{uuid.uuid4().hex[:16]}" for _ in range(sessions)]
-            listeners = clients.connect(session_ids)
+            listeners, _ = stack.connect(clients, session_ids)
             function = stack.fulfillment(APPROACHES["lexstream"])
             function._cold_init()  # one shared cold init, outside the measured phase
             questions = {sid: f"Tell me about streaming, turn {sid}" for sid in session_ids}

@@ -2,11 +2,10 @@
 
 Each stack runs the real `__main__.py` under Pulumi's mocks in a fresh interpreter,
 exactly as the program tests do (`tests/program/harness.py`), and is measured from
-process start to exit: wall time, and peak resident memory from the kernel's own
-accounting of that child (`wait4`). Next to it, in the same rounds, a fresh interpreter
-that only imports pulumi and the pulumi_aws submodules the program uses: pulumi_aws
-loads submodules lazily and they dominate both numbers, so the difference is what the
-program itself adds.
+process start to exit: wall time, and the peak resident memory of that interpreter.
+Next to it, in the same rounds, a fresh interpreter that only imports pulumi and the
+pulumi_aws submodules the program uses: pulumi_aws loads submodules lazily and they
+dominate both numbers, so the difference is what the program itself adds.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from .stats import median
 
 COMPONENTS_DIR = harness.ROOT / "components"
 _SUBMODULE_USE = re.compile(r"\baws\.([a-z][a-z0-9_]*)\.([A-Z][A-Za-z0-9_]*)")
+HARNESS_SCRIPT = Path(harness.__file__).resolve()
 BASELINE_LABEL = "baseline: import pulumi + the pulumi_aws submodules used"
 
 
@@ -63,36 +62,62 @@ def _child_environment() -> dict[str, str]:
     return env
 
 
-def measure_process(argv: list[str], stdin_text: str, cwd: Path) -> tuple[float, float]:
-    """Run `argv` to completion; return (wall seconds, peak RSS in MB) of that process."""
+# Wraps what a child runs so that it reports its own peak memory as it exits. Measured
+# inside the child on purpose: the kernel's ru_maxrss of a child also remembers the
+# parent's memory it was forked from, which would make every child look as big as the
+# benchmark process itself.
+_PEAK_REPORTER = """
+import atexit, resource, sys
+
+def _report_peak(path={peak_path!r}):
+    peak_kb = None
+    try:
+        with open("/proc/self/status") as status:  # Linux: this image's own high-water mark
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    peak_kb = int(line.split()[1])
+    except OSError:
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open(path, "w") as out:
+        out.write(str(peak_kb))
+
+atexit.register(_report_peak)
+"""
+
+
+def measure_process(body: str, stdin_text: str, cwd: Path) -> tuple[float, float]:
+    """Run Python `body` in a fresh interpreter to completion; return (wall seconds from
+    spawn to exit, peak resident memory in MB of that interpreter).
+    """
     stdin_path, stderr_path = cwd / "stdin.txt", cwd / "stderr.txt"
+    peak_path = cwd / "peak_kb.txt"
+    peak_path.unlink(missing_ok=True)
     stdin_path.write_text(stdin_text)
+    code = _PEAK_REPORTER.format(peak_path=str(peak_path)) + body
     with stdin_path.open() as stdin, stderr_path.open("w") as stderr:
         started = time.perf_counter()
-        child = subprocess.Popen(
-            argv,
+        completed = subprocess.run(
+            [sys.executable, "-c", code],
             stdin=stdin,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             cwd=cwd,
             env=_child_environment(),
+            timeout=harness.RUN_TIMEOUT_SECONDS,
+            check=False,
         )
-        killer = threading.Timer(harness.RUN_TIMEOUT_SECONDS, child.kill)
-        killer.start()
-        try:
-            # wait4 reports this child's own peak memory; getrusage(RUSAGE_CHILDREN)
-            # would give the largest of all children so far.
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            killer.cancel()
         seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
+    if completed.returncode != 0 or not peak_path.is_file():
         raise RuntimeError(
-            f"{' '.join(argv[:3])} ... exited {child.returncode}:\n"
-            f"{stderr_path.read_text()[-3000:]}"
+            f"benchmark child exited {completed.returncode}:\n{stderr_path.read_text()[-3000:]}"
         )
-    return seconds, usage.ru_maxrss / 1024  # Linux reports kilobytes
+    return seconds, int(peak_path.read_text()) / 1024
+
+
+def _harness_body(stack: str, out: Path) -> str:
+    """Python that runs the harness's own mock run of `stack`, as its script would."""
+    argv = [str(HARNESS_SCRIPT), stack, str(out), str(harness.PROGRAM), "--project-on-path"]
+    return f"import runpy\nsys.argv = {argv!r}\nrunpy.run_path({argv[0]!r}, run_name='__main__')\n"
 
 
 def run(repeat: int = 3) -> dict[str, Any]:
@@ -111,19 +136,11 @@ def run(repeat: int = 3) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="lexstream-bench-program-") as scratch:
         workdir = Path(scratch)
         for _ in range(repeat):
-            samples[""].append(measure_process([sys.executable, "-c", baseline], "", workdir))
+            samples[""].append(measure_process(baseline, "", workdir))
             for stack in stacks:
                 out = workdir / f"{stack}.json"
-                argv = [
-                    sys.executable,
-                    str(Path(harness.__file__).resolve()),
-                    stack,
-                    str(out),
-                    str(harness.PROGRAM),
-                    "--project-on-path",
-                ]
                 config = json.dumps(harness.stack_config(stack))
-                samples[stack].append(measure_process(argv, config, workdir))
+                samples[stack].append(measure_process(_harness_body(stack, out), config, workdir))
                 record = json.loads(out.read_text())
                 if "error" in record:
                     raise RuntimeError(f"stack {stack!r} failed under mocks: {record['error']}")

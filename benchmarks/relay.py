@@ -17,7 +17,7 @@ import boto3
 from functions.lexstream_runtime import contract
 
 from .clients import WebSocketClients
-from .stack import BenchStack, NumberedModel, process_cpu
+from .stack import SETTLE_S, BenchStack, NumberedModel, process_cpu
 from .stats import median
 from .timeline import judge_turn
 
@@ -35,8 +35,6 @@ MAX_GAP_MS = 250.0
 # is measured in the same run (a bare post at the same latency); this allowance covers
 # scheduler noise on a shared machine on top of it.
 FIRST_TEXT_JITTER_MS = 5.0
-# How long to wait for text still in flight after a turn returned.
-SETTLE_S = 5.0
 POST_PROBES = 5
 
 
@@ -50,8 +48,8 @@ def one_post_visible_ms(stack: BenchStack, clients: WebSocketClients) -> float:
     """
     assert stack.gateway is not None
     session_id = _session_id()
-    listener = clients.connect([session_id])[session_id]
-    connection_id = stack.gateway.open_connection_ids()[-1]
+    listeners, opened = stack.connect(clients, [session_id])
+    listener, (connection_id,) = listeners[session_id], opened
     management = boto3.client("apigatewaymanagementapi", endpoint_url=stack.gateway.callback_url)
     samples = []
     for probe in range(POST_PROBES):
@@ -75,7 +73,7 @@ def run_turn(stack: BenchStack, clients: WebSocketClients, approach: str) -> dic
     function = stack.fulfillment(APPROACHES[approach])
     function._cold_init()  # init is the cold-start benchmark's business, not this one's
     session_id = _session_id()
-    listener = clients.connect([session_id])[session_id]
+    listener = stack.connect(clients, [session_id])[0][session_id]
     question = f"Tell me about streaming, turn {session_id}"
     event = stack.lex_event(session_id, question)
     counters = stack.gateway.counters

@@ -24,14 +24,16 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.1f} ms"
 
 
+def _heading(title: str, intro: str) -> list[str]:
+    return [f"### {title}", "", intro, ""]
+
+
 def _relay(section: dict[str, Any]) -> list[str]:
-    lines = [
-        "### Streaming relay",
-        "",
+    lines = _heading(
+        "Streaming relay",
         f"{section['chunks']} chunks at {section['chunks_per_second']:g} chunks/s, "
         f"median of {section['repeat']} run(s) per cell.",
-        "",
-    ]
+    )
     rows = []
     for scenario in section["scenarios"]:
         for approach in ("reference", "lexstream"):
@@ -63,8 +65,13 @@ def _relay(section: dict[str, Any]) -> list[str]:
         ),
         rows,
     )
+    floors = ", ".join(
+        f"{s['one_post_visible_ms']:.1f} ms at {s['callback_latency_ms']:g} ms"
+        for s in section["scenarios"]
+    )
+    lines += ["", f"A single bare post becomes visible to the client after {floors}.", ""]
     targets = section["scenarios"][0]["targets"]
-    lines += ["", "lexstream against its targets:", ""]
+    lines += ["lexstream against its targets:", ""]
     header = ["target", *(f"{s['callback_latency_ms']:g} ms" for s in section["scenarios"])]
     rows = [
         (target["description"], *(_mark(s["targets"][key]["met"]) for s in section["scenarios"]))
@@ -75,14 +82,12 @@ def _relay(section: dict[str, Any]) -> list[str]:
 
 
 def _concurrency(section: dict[str, Any]) -> list[str]:
-    lines = [
-        "### Concurrency",
-        "",
+    lines = _heading(
+        "Concurrency",
         f"{section['sessions']} concurrent sessions, {section['chunks_per_session']} chunks "
         f"each at {section['chunks_per_second']:g} chunks/s, callback latency "
-        f"{section['callback_latency_ms']:g} ms.",
-        "",
-    ]
+        f"{section['callback_latency_ms']:g} ms; the whole local stack runs in one process.",
+    )
     lines += _table(
         (
             "sessions",
@@ -92,6 +97,8 @@ def _concurrency(section: dict[str, Any]) -> list[str]:
             "lost",
             "misordered",
             "messages",
+            "chunks/s sustained",
+            "streaming phase / one turn's model time",
             "CPU per 1,000 chunks",
         ),
         [
@@ -103,6 +110,9 @@ def _concurrency(section: dict[str, Any]) -> list[str]:
                 section["lost_chunks"],
                 section["misordered_chunks"],
                 section["messages"],
+                f"{section['chunks'] / section['streaming_phase_seconds']:,.0f}",
+                f"{section['streaming_phase_seconds']:.1f} s / "
+                f"{section['model_seconds_per_turn']:.1f} s",
                 f"{section['cpu_seconds_per_1000_chunks']:.3f} s",
             )
         ],
@@ -111,14 +121,12 @@ def _concurrency(section: dict[str, Any]) -> list[str]:
 
 
 def _cold_start(section: dict[str, Any]) -> list[str]:
-    lines = [
-        "### Cold start",
-        "",
+    lines = _heading(
+        "Cold start",
         f"Module init in a fresh interpreter, median of {section['repeat']}; bare "
         f"`import boto3`: {_ms(section['baseline_ms'])} "
         f"(with one client: {_ms(section['baseline_with_client_ms'])}).",
-        "",
-    ]
+    )
     rows = [
         (
             f"`{entry['function']}`",
@@ -131,29 +139,28 @@ def _cold_start(section: dict[str, Any]) -> list[str]:
         )
         for entry in section["functions"]
     ]
-    rows.append(
-        (
-            "helper layer",
-            f"{section['layer']['archive_bytes'] / 1024:.1f} KB",
-            "",
-            "",
-            "",
-            "",
-        )
+    layer_size = f"{section['layer']['archive_bytes'] / 1024:.1f} KB"
+    rows.append(("helper layer", layer_size, "", "", "", "", ""))
+    header = (
+        "function",
+        "archive (zip)",
+        "< 50 KB",
+        "init",
+        "over `import boto3`",
+        "within 20 ms",
+        "over boto3 + one client",
     )
-    lines += _table(("function", "archive", "< 50 KB", "init", "over boto3", "within 20 ms"), rows)
+    lines += _table(header, rows)
     return lines
 
 
 def _program(section: dict[str, Any]) -> list[str]:
-    lines = [
-        "### Program evaluation",
-        "",
+    lines = _heading(
+        "Program evaluation",
         f"The stack program under mocks in a fresh interpreter, median of "
         f"{section['repeat']}; the baseline imports only the pulumi_aws submodules the "
         "program uses.",
-        "",
-    ]
+    )
     rows = [
         (
             entry["label"],

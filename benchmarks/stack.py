@@ -24,6 +24,7 @@ from local_stack.bedrock import LocalBedrock, ModelRequest
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
 
+from .clients import Listener, WebSocketClients
 from .timeline import ModelOutput, numbered_tokens
 
 REGION = "us-east-1"
@@ -40,6 +41,8 @@ FAKE_CREDENTIALS = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
 }
 FULFILLMENTS_DIR = Path(__file__).resolve().parent / "fulfillments"
+# How long to wait for sockets to register and for text still in flight.
+SETTLE_S = 5.0
 # Far above any benchmark's request count: the quota is not what is measured here.
 UNMETERED_QUOTA = 1_000_000_000
 
@@ -188,6 +191,25 @@ class BenchStack:
         self._exit.callback(function.close)
         self._fulfillments[module] = function
         return function
+
+    def connect(
+        self, clients: WebSocketClients, session_ids: list[str]
+    ) -> tuple[dict[str, Listener], set[str]]:
+        """Open one client socket per session; returns the listeners and the new
+        connection ids, once the gateway can post to every one of them.
+        """
+        assert self.gateway is not None
+        before = set(self.gateway.open_connection_ids())
+        listeners = clients.connect(session_ids)
+        # The client may see the handshake complete a moment before the gateway has
+        # registered the socket; a post in that moment would be answered 410 Gone.
+        deadline = time.monotonic() + SETTLE_S
+        while time.monotonic() < deadline:
+            opened = set(self.gateway.open_connection_ids()) - before
+            if len(opened) >= len(session_ids):
+                return listeners, opened
+            time.sleep(0.005)
+        raise RuntimeError(f"the gateway registered {len(opened)} of {len(session_ids)} sockets")
 
     def lex_event(self, session_id: str, question: str) -> dict[str, Any]:
         """A Lex V2 fulfillment event carrying the two streaming session attributes, as

@@ -129,3 +129,17 @@ def test_bad_arguments_name_what_would_be_valid(
     with pytest.raises(SystemExit):
         bench.parse_args(argv)
     assert message in capsys.readouterr().err
+
+
+def test_every_table_row_has_as_many_cells_as_its_header(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    header_cells = None
+    for line in tiny_run[1].splitlines():
+        if not line.startswith("|"):
+            header_cells = None
+            continue
+        cells = line.count("|") - 1
+        if header_cells is None:
+            header_cells = cells
+        assert cells == header_cells, line
