@@ -273,7 +273,7 @@ class LocalBedrock:
         failure: list[BaseException] = []
 
         async def serve() -> None:
-            app = web.Application()
+            app = web.Application(middlewares=[_modelled_errors])
             app.router.add_post("/model/{model_id}/converse", self._converse)
             app.router.add_post("/model/{model_id}/converse-stream", self._converse_stream)
             # A short shutdown grace: a stopped stub must not wait on half-read streams.
@@ -362,10 +362,7 @@ class LocalBedrock:
 
     async def _converse(self, request: web.Request) -> web.Response:
         started = time.monotonic()
-        try:
-            model_request = await self._read_request(request, "converse")
-        except _ModelledError as error:
-            return error.response()
+        model_request = await self._read_request(request, "converse")
         tokens, stop_reason = self._tokens(model_request)
         await asyncio.sleep(self.first_token_delay_s + len(tokens) / self.tokens_per_second)
         body = {
@@ -378,10 +375,7 @@ class LocalBedrock:
 
     async def _converse_stream(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
-        try:
-            model_request = await self._read_request(request, "converse-stream")
-        except _ModelledError as error:
-            return error.response()
+        model_request = await self._read_request(request, "converse-stream")
         tokens, stop_reason = self._tokens(model_request)
         response = web.StreamResponse(
             headers={
@@ -394,16 +388,14 @@ class LocalBedrock:
             await response.write(event_message("messageStart", {"role": "assistant"}))
             # Tokens follow an absolute schedule, so slow writes do not stretch the answer.
             first_at = time.monotonic() + self.first_token_delay_s
-            for index, token in enumerate(tokens):
-                if self.stream_error_after is not None and index >= self.stream_error_after:
-                    await response.write(exception_message(self.stream_error, "Injected fault"))
-                    return response
+            failing = self.stream_error_after is not None
+            for index, token in enumerate(tokens[: self.stream_error_after]):
                 await asyncio.sleep(
                     max(0.0, first_at + index / self.tokens_per_second - time.monotonic())
                 )
                 delta = {"delta": {"text": token}, "contentBlockIndex": 0}
                 await response.write(event_message("contentBlockDelta", delta))
-            if self.stream_error_after is not None and self.stream_error_after >= len(tokens):
+            if failing:
                 await response.write(exception_message(self.stream_error, "Injected fault"))
                 return response
             await response.write(event_message("contentBlockStop", {"contentBlockIndex": 0}))
@@ -418,6 +410,14 @@ class LocalBedrock:
             # The caller stopped reading (e.g. its turn budget ran out): nothing to finish.
             pass
         return response
+
+
+@web.middleware
+async def _modelled_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except _ModelledError as error:
+        return error.response()
 
 
 class _ModelledError(Exception):

@@ -27,6 +27,7 @@ import pytest
 
 from functions.lexstream_runtime import contract
 from local_stack.bedrock import LocalBedrock
+from local_stack.dynamodb import ensure_table
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
 
@@ -166,37 +167,42 @@ def dynamodb(dynamodb_local: str) -> Any:
     return boto3.client("dynamodb", endpoint_url=dynamodb_local, region_name=REGION)
 
 
-def create_table(client: Any, schema: dict[str, Any], name: str) -> str:
-    """Create `name` from one of contract's table schemas (TTL included); returns the name."""
-    definition = {key: value for key, value in schema.items() if key != "TimeToLiveAttribute"}
-    client.create_table(TableName=name, **definition)
-    client.get_waiter("table_exists").wait(
-        TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
-    )
-    client.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": schema["TimeToLiveAttribute"]},
-    )
-    return name
+def _fresh_table(dynamodb: Any, prefix: str, schema: dict[str, Any]) -> Iterator[str]:
+    name = f"{prefix}-{uuid.uuid4()}"
+    ensure_table(dynamodb, name, schema)
+    yield name
+    dynamodb.delete_table(TableName=name)
 
 
 @pytest.fixture
 def connection_table(dynamodb: Any) -> Iterator[str]:
     """A fresh connection table (contract.CONNECTION_TABLE_SCHEMA); yields its name."""
-    name = create_table(dynamodb, contract.CONNECTION_TABLE_SCHEMA, f"connections-{uuid.uuid4()}")
-    yield name
-    dynamodb.delete_table(TableName=name)
+    yield from _fresh_table(dynamodb, "connections", contract.CONNECTION_TABLE_SCHEMA)
 
 
 @pytest.fixture
 def quota_table(dynamodb: Any) -> Iterator[str]:
     """A fresh quota table (contract.QUOTA_TABLE_SCHEMA); yields its name."""
-    name = create_table(dynamodb, contract.QUOTA_TABLE_SCHEMA, f"quota-{uuid.uuid4()}")
-    yield name
-    dynamodb.delete_table(TableName=name)
+    yield from _fresh_table(dynamodb, "quota", contract.QUOTA_TABLE_SCHEMA)
 
 
 # --- Functions, the Bedrock stub and gateways ------------------------------------------
+
+
+def _ended_after_the_test(
+    start: Callable[..., Any], end: str = "stop"
+) -> Iterator[Callable[..., Any]]:
+    """A fixture body: yields `start`; when the test ends, calls `end` on all it started."""
+    started: list[Any] = []
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        thing = start(*args, **kwargs)
+        started.append(thing)
+        return thing
+
+    yield make
+    for thing in started:
+        getattr(thing, end)()
 
 
 @pytest.fixture
@@ -206,47 +212,26 @@ def make_function(dynamodb_local: str) -> Iterator[Callable[..., LambdaFunction]
     Its DynamoDB client reaches DynamoDB Local through AWS_ENDPOINT_URL_DYNAMODB; pass
     more `AWS_ENDPOINT_URL_*` variables in the environment for other services.
     """
-    made: list[LambdaFunction] = []
 
     def make(name: str, environment: dict[str, str], **kwargs: Any) -> LambdaFunction:
         env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, **environment}
-        function = LambdaFunction.lexstream(name, env, **kwargs)
-        made.append(function)
-        return function
+        return LambdaFunction.lexstream(name, env, **kwargs)
 
-    yield make
-    for function in made:
-        function.close()
+    yield from _ended_after_the_test(make, end="close")
 
 
 @pytest.fixture
 def make_bedrock() -> Iterator[Callable[..., LocalBedrock]]:
     """`make_bedrock(tokens_per_second=..., ...)` → a started LocalBedrock, stopped at the end."""
-    started: list[LocalBedrock] = []
-
-    def make(**kwargs: Any) -> LocalBedrock:
-        bedrock = LocalBedrock(**kwargs).start()
-        started.append(bedrock)
-        return bedrock
-
-    yield make
-    for bedrock in started:
-        bedrock.stop()
+    yield from _ended_after_the_test(lambda **kwargs: LocalBedrock(**kwargs).start())
 
 
 @pytest.fixture
 def make_gateway() -> Iterator[Callable[..., LocalGateway]]:
     """`make_gateway(routes, **kwargs)` → a started LocalGateway, stopped at the end."""
-    started: list[LocalGateway] = []
-
-    def make(routes: dict[str, Any] | None = None, **kwargs: Any) -> LocalGateway:
-        gateway = LocalGateway(routes or {}, **kwargs).start()
-        started.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in started:
-        gateway.stop()
+    yield from _ended_after_the_test(
+        lambda routes=None, **kwargs: LocalGateway(routes or {}, **kwargs).start()
+    )
 
 
 class WebSocketClient:
@@ -343,13 +328,4 @@ class WebSocketClient:
 @pytest.fixture
 def open_socket() -> Iterator[Callable[[str], WebSocketClient]]:
     """`open_socket(url)` → a connected WebSocketClient, closed when the test ends."""
-    opened: list[WebSocketClient] = []
-
-    def connect(url: str) -> WebSocketClient:
-        client = WebSocketClient(url)
-        opened.append(client)
-        return client
-
-    yield connect
-    for client in opened:
-        client.close()
+    yield from _ended_after_the_test(WebSocketClient, end="close")

@@ -34,12 +34,9 @@ INVALID_SESSION_ID = (
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    connection_id = websocket.connection_id(event)
-    if connection_id is None:
-        return websocket.decide(ROUTE, 400, "Bad request", "malformed_event")
-    rejected = websocket.charge_quota(QUOTA, ROUTE, connection_id)
-    if rejected is not None:
-        return rejected
+    connection_id, refusal = websocket.counted_request(event, ROUTE, QUOTA)
+    if refusal is not None:
+        return refusal
 
     session_id = websocket.query_parameter(event, contract.CONNECT_QUERY_PARAMETER)
     if session_id is None or not contract.SESSION_ID_PATTERN.fullmatch(session_id):
@@ -73,14 +70,8 @@ def _register(connection_id: str, session_id: str, owner: str | None) -> dict[st
     try:
         DYNAMODB.put_item(TableName=CONNECTION_TABLE, Item=item)
     except aws.AWS_ERRORS as error:
-        return websocket.decide(
-            ROUTE,
-            500,
-            "Internal error",
-            "table_unavailable",
-            connectionId=connection_id,
-            sessionId=session_id,
-            error=aws.error_code(error),
+        return websocket.failed(
+            ROUTE, "table_unavailable", error, connectionId=connection_id, sessionId=session_id
         )
     return websocket.decide(
         ROUTE, 200, "Connected", "registered", connectionId=connection_id, sessionId=session_id

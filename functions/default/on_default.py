@@ -29,12 +29,9 @@ KNOWN_ACTIONS = (contract.ROUTE_PING,)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    connection_id = websocket.connection_id(event)
-    if connection_id is None:
-        return websocket.decide(ROUTE, 400, "Bad request", "malformed_event")
-    rejected = websocket.charge_quota(QUOTA, ROUTE, connection_id)
-    if rejected is not None:
-        return rejected
+    connection_id, refusal = websocket.counted_request(event, ROUTE, QUOTA)
+    if refusal is not None:
+        return refusal
     status, message, reason = _judge(event)
     return websocket.decide(ROUTE, status, message, reason, connectionId=connection_id)
 

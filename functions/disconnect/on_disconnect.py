@@ -30,14 +30,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             else:
                 kept += 1
     except aws.AWS_ERRORS as error:
-        return websocket.decide(
-            ROUTE,
-            500,
-            "Internal error",
-            "table_unavailable",
-            connectionId=connection_id,
-            error=aws.error_code(error),
-        )
+        return websocket.failed(ROUTE, "table_unavailable", error, connectionId=connection_id)
     reason = "removed" if removed else "replaced_by_newer_connection" if kept else "not_found"
     return websocket.decide(
         ROUTE, 200, "Disconnected", reason, connectionId=connection_id, removed=removed

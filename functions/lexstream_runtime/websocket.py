@@ -60,24 +60,28 @@ def decide(route: str, status: int, message: str, reason: str, **fields: Any) ->
     return respond(status, message)
 
 
-def charge_quota(quota: Any, route: str, connection_id: str) -> dict[str, Any] | None:
-    """Count this request against `quota` (a RequestQuota).
+def failed(route: str, reason: str, error: BaseException, **fields: Any) -> dict[str, Any]:
+    """A 500 for an AWS call that failed: the error code goes to the log line only."""
+    return decide(route, 500, "Internal error", reason, error=error_code(error), **fields)
 
-    Returns None when the request is admitted, else the response to send: 429 when the
-    period is full, 500 when the quota table cannot be reached (an unknown count must not
-    admit traffic for free).
+
+def counted_request(
+    event: Any, route: str, quota: Any
+) -> tuple[str, None] | tuple[None, dict[str, Any]]:
+    """Check that `event` is a WebSocket event and count it against `quota` (a RequestQuota).
+
+    Returns (connection id, None) when the request may go on, else (None, the response):
+    400 for a malformed event, 429 when the period is full, 500 when the quota table cannot
+    be reached (an unknown count must not admit traffic for free).
     """
+    connection = connection_id(event)
+    if connection is None:
+        return None, decide(route, 400, "Bad request", "malformed_event")
     try:
         admitted = quota.admit()
     except AWS_ERRORS as error:
-        return decide(
-            route,
-            500,
-            "Internal error",
-            "quota_unavailable",
-            connectionId=connection_id,
-            error=error_code(error),
-        )
-    if admitted:
-        return None
-    return decide(route, 429, "Too many requests", "quota_exceeded", connectionId=connection_id)
+        return None, failed(route, "quota_unavailable", error, connectionId=connection)
+    if not admitted:
+        refusal = decide(route, 429, "Too many requests", "quota_exceeded", connectionId=connection)
+        return None, refusal
+    return connection, None

@@ -76,3 +76,22 @@ def quota_count(dynamodb: Any, quota_table: str) -> Callable[[], int]:
         return sum(int(item[contract.QUOTA_REQUESTS]["N"]) for item in items)
 
     return count
+
+
+@pytest.fixture
+def init_error(make_function: Callable[..., LambdaFunction]) -> Callable[..., str]:
+    """`init_error(name, environment, variable, value)` → the message of the
+    ConfigurationError that the function's cold init raises once `variable` is set to
+    `value` (None: removed) in `environment`."""
+
+    def error(name: str, environment: dict[str, str], variable: str, value: str | None) -> str:
+        changed = {key: val for key, val in environment.items() if key != variable}
+        if value is not None:
+            changed[variable] = value
+        with pytest.raises(RuntimeError) as raised:
+            make_function(name, changed).invoke({})
+        # The archive's own copy of lexstream_runtime raises it: match the class by name.
+        assert type(raised.value).__name__ == "ConfigurationError"
+        return str(raised.value)
+
+    return error

@@ -202,18 +202,9 @@ def test_connect_logs_one_structured_line_per_decision(connect, event, capsys):
     ],
 )
 def test_connect_fails_its_cold_init_naming_a_missing_or_invalid_variable(
-    make_function, route_environment, variable, value, expected
+    init_error, route_environment, variable, value, expected
 ):
-    env = route_environment()
-    if value is None:
-        del env[variable]
-    else:
-        env[variable] = value
+    message = init_error("connect", route_environment(), variable, value)
 
-    # The archive's own copy of lexstream_runtime raises it, so match the class by name.
-    with pytest.raises(RuntimeError) as raised:
-        make_function("connect", env).invoke({})
-
-    assert type(raised.value).__name__ == "ConfigurationError"
-    assert variable in str(raised.value)
-    assert expected in str(raised.value)
+    assert variable in message
+    assert expected in message
