@@ -37,6 +37,32 @@ def test_an_old_tabs_disconnect_leaves_the_new_tabs_mapping_in_place(
     assert connection_item(SESSION)[contract.CONNECTION_ID] == {"S": "NewTabConnId0="}
 
 
+def test_a_new_tab_that_connects_between_lookup_and_delete_keeps_its_mapping(
+    routes, event, connection_item
+):
+    functions = routes()
+    connect, disconnect = functions[contract.ROUTE_CONNECT], functions[contract.ROUTE_DISCONNECT]
+    connect.invoke(event("websocket-connect-none"))
+    new_tab = event("websocket-connect-none")
+    new_tab["requestContext"]["connectionId"] = "NewTabConnId0="
+    disconnect.invoke(None)  # cold init, so its DynamoDB client exists
+
+    # The race, made certain: the new tab's $connect lands right after the disconnect's
+    # index lookup found the old row, before its delete (both against DynamoDB Local).
+    def new_tab_connects(**_: object) -> None:
+        connect.invoke(new_tab)
+
+    client = disconnect._cold_init().__globals__["DYNAMODB"]
+    client.meta.events.register_first("after-call.dynamodb.Query", new_tab_connects)
+    try:
+        response = disconnect.invoke(event("websocket-disconnect"))
+    finally:
+        client.meta.events.unregister("after-call.dynamodb.Query", new_tab_connects)
+
+    assert response["statusCode"] == 200
+    assert connection_item(SESSION)[contract.CONNECTION_ID] == {"S": "NewTabConnId0="}
+
+
 def test_a_duplicate_or_late_disconnect_is_harmless(routes, event, connection_items):
     functions = routes()
     functions[contract.ROUTE_CONNECT].invoke(event("websocket-connect-none"))
