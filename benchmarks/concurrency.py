@@ -44,24 +44,24 @@ def run(
         raise ValueError(f"callback_latency_ms must be >= 0, got {callback_latency_ms}")
     model = NumberedModel(chunks_per_session, chunks_per_second)
     expected_length = len("".join(model.tokens))
-    with BenchStack(model, callback_latency_ms / 1000) as stack:
-        assert stack.gateway is not None
-        with WebSocketClients(stack.gateway.websocket_url) as clients:
-            session_ids = [f"bench-{uuid.uuid4().hex[:16]}" for _ in range(sessions)]
-            listeners, _ = stack.connect(clients, session_ids)
-            function = stack.fulfillment(APPROACHES["lexstream"])
-            function._cold_init()  # one shared cold init, outside the measured phase
-            questions = {sid: f"Tell me about streaming, turn {sid}" for sid in session_ids}
-            events = [stack.lex_event(sid, questions[sid]) for sid in session_ids]
-            counters = stack.gateway.counters
-            posted_before = counters.messages_posted
-            with process_cpu() as cpu, ThreadPoolExecutor(max_workers=sessions) as pool:
-                started = time.monotonic()
-                responses = list(pool.map(function.invoke, events))
-                all_arrived = clients.wait_for(listeners.values(), expected_length, SETTLE_S)
-                finished = time.monotonic()
-            messages = counters.messages_posted - posted_before
-            post_errors = dict(counters.post_errors)
+    with (
+        BenchStack(model, callback_latency_ms / 1000) as stack,
+        WebSocketClients(stack.gateway.websocket_url) as clients,
+    ):
+        session_ids = [f"bench-{uuid.uuid4().hex[:16]}" for _ in range(sessions)]
+        listeners, _ = stack.connect(clients, session_ids)
+        function = stack.fulfillment(APPROACHES["lexstream"])
+        questions = {sid: f"Tell me about streaming, turn {sid}" for sid in session_ids}
+        events = [stack.lex_event(sid, questions[sid]) for sid in session_ids]
+        counters = stack.gateway.counters
+        posted_before = counters.messages_posted
+        with process_cpu() as cpu, ThreadPoolExecutor(max_workers=sessions) as pool:
+            started = time.monotonic()
+            responses = list(pool.map(function.invoke, events))
+            all_arrived = clients.wait_for(listeners.values(), expected_length, SETTLE_S)
+            finished = time.monotonic()
+        messages = counters.messages_posted - posted_before
+        post_errors = dict(counters.post_errors)
 
     delays: list[float] = []
     lost = misordered = incomplete = 0

@@ -46,7 +46,6 @@ def one_post_visible_ms(stack: BenchStack, clients: WebSocketClients) -> float:
     """The median time from calling `post_to_connection` until the client has the frame:
     one callback latency as this machine delivers it.
     """
-    assert stack.gateway is not None
     session_id = _session_id()
     listeners, opened = stack.connect(clients, [session_id])
     listener, (connection_id,) = listeners[session_id], opened
@@ -69,9 +68,7 @@ def run_turn(stack: BenchStack, clients: WebSocketClients, approach: str) -> dic
     """One streamed turn of `approach` ("reference" or "lexstream"), judged."""
     if approach not in APPROACHES:
         raise ValueError(f"unknown approach {approach!r}; expected one of {', '.join(APPROACHES)}")
-    assert stack.gateway is not None
     function = stack.fulfillment(APPROACHES[approach])
-    function._cold_init()  # init is the cold-start benchmark's business, not this one's
     session_id = _session_id()
     listener = stack.connect(clients, [session_id])[0][session_id]
     question = f"Tell me about streaming, turn {session_id}"
@@ -180,9 +177,7 @@ def run(
         model = NumberedModel(chunks, chunks_per_second)
         with (
             BenchStack(model, latency_ms / 1000) as stack,
-            WebSocketClients(
-                stack.gateway.websocket_url  # type: ignore[union-attr]
-            ) as clients,
+            WebSocketClients(stack.gateway.websocket_url) as clients,
         ):
             one_post_ms = one_post_visible_ms(stack, clients)
             turns: dict[str, list[dict[str, Any]]] = {name: [] for name in APPROACHES}

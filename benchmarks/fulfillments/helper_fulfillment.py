@@ -1,17 +1,15 @@
 """lexstream's side of the relay benchmark: the same model loop as the reference, with
 the fulfillment helper doing the posting.
 
-This is how a bot developer uses the helper: open the stream for the turn, write every
-chunk as the model yields it (the write never waits for the network), and close the
-turn with the full text.
+This is how a bot developer uses the helper (docs/fulfillment-helper.md): open the
+stream for the turn, write every chunk as the model yields it (the write never waits for
+the network), and close the turn with the full text.
 """
 
 import os
 
 import boto3
-from lexstream_runtime import contract
-from lexstream_runtime.lex import close_response
-from lexstream_runtime.streaming import open_stream
+from lexstream_runtime import close_response, contract, open_stream
 
 # Clients once per cold start, as the reference does.
 bedrock = boto3.client("bedrock-runtime")
