@@ -1,6 +1,6 @@
 """Run the benchmarks, print the tables, write JSON and Markdown.
 
-python -m benchmarks                 # everything, default scenarios (~4 minutes)
+python -m benchmarks                 # everything, default scenarios (~3 minutes on 2 cores)
 python -m benchmarks --quick         # smaller scenarios, one repetition (~1 minute)
 python -m benchmarks --only relay,cold_start
 """
@@ -40,16 +40,23 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _latencies(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        values = ()
-    if not values or any(value < 0 for value in values):
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated milliseconds >= 0 such as 0,30; got {text!r}"
-        )
-    return values
+def _number_list(
+    convert: type[int] | type[float], minimum: float, what: str, example: str
+) -> Callable[[str], tuple[Any, ...]]:
+    """An argparse type for comma-separated numbers >= `minimum`, e.g. "0,30"."""
+
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            values = tuple(convert(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            values = ()
+        if not values or any(value < minimum for value in values):
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {what} >= {minimum:g} such as {example}; got {text!r}"
+            )
+        return values
+
+    return parse
 
 
 def _only(text: str) -> tuple[str, ...]:
@@ -74,9 +81,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chunks", type=_positive_int, help="relay: chunks per turn (400)")
     parser.add_argument("--rate", type=_positive_float, help="model chunks per second (50)")
     parser.add_argument(
-        "--latencies", type=_latencies, help="relay: callback latencies in ms (0,30)"
+        "--latencies",
+        type=_number_list(float, 0, "milliseconds", "0,30"),
+        help="relay: callback latencies in ms (0,30)",
     )
-    parser.add_argument("--sessions", type=_positive_int, help="concurrency: sessions (200)")
+    parser.add_argument(
+        "--sessions",
+        type=_number_list(int, 1, "whole numbers", "20,200"),
+        help="concurrency: session counts (20,200)",
+    )
     parser.add_argument(
         "--session-chunks", type=_positive_int, help="concurrency: chunks per session (100)"
     )
@@ -104,8 +117,8 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
             latencies_ms=args.latencies or (0.0, 30.0),
             repeat=args.repeat or (1 if quick else 3),
         ),
-        "concurrency": lambda: concurrency.run(
-            sessions=args.sessions or (50 if quick else 200),
+        "concurrency": lambda: concurrency.sweep(
+            session_counts=args.sessions or ((10, 50) if quick else (20, 200)),
             chunks_per_session=args.session_chunks or (50 if quick else 100),
             chunks_per_second=rate,
         ),

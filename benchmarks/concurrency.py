@@ -100,3 +100,28 @@ def run(
         "cpu_seconds": round(cpu[0], 2),
         "cpu_seconds_per_1000_chunks": round(cpu[0] / chunks * 1000, 3),
     }
+
+
+def sweep(
+    session_counts: tuple[int, ...] = (20, 200),
+    chunks_per_session: int = 100,
+    chunks_per_second: float = 50.0,
+    callback_latency_ms: float = 30.0,
+) -> dict[str, Any]:
+    """`run` once per session count, each on a fresh stack, lightest load first.
+
+    session_counts: concurrent sessions per level (default 20 and 200: a load the one
+        local process relays in real time, and the specification's 200).
+    Other arguments as for `run`.
+    """
+    if not session_counts:
+        raise ValueError("session_counts must name at least one session count, e.g. (200,)")
+    return {
+        "chunks_per_session": chunks_per_session,
+        "chunks_per_second": chunks_per_second,
+        "callback_latency_ms": callback_latency_ms,
+        "levels": [
+            run(sessions, chunks_per_session, chunks_per_second, callback_latency_ms)
+            for sessions in sorted(session_counts)
+        ],
+    }

@@ -20,7 +20,7 @@ TINY = [
     "--chunks", "12",
     "--rate", "200",
     "--latencies", "0,5",
-    "--sessions", "3",
+    "--sessions", "3,2",
     "--session-chunks", "8",
     "--repeat", "1",
 ]  # fmt: skip
@@ -76,13 +76,15 @@ def test_the_reference_posts_one_billed_message_per_chunk_and_lexstream_coalesce
 def test_concurrent_sessions_lose_and_reorder_nothing(
     tiny_run: tuple[dict[str, Any], str],
 ) -> None:
-    concurrency = tiny_run[0]["concurrency"]
-    assert concurrency["chunks"] == concurrency["delivered_chunks"] == 3 * 8
-    assert concurrency["lost_chunks"] == concurrency["misordered_chunks"] == 0
-    assert concurrency["sessions_with_wrong_text"] == concurrency["final_messages_wrong"] == 0
-    assert concurrency["all_text_arrived"] is True
-    assert concurrency["p50_delivery_delay_ms"] <= concurrency["p99_delivery_delay_ms"]
-    assert concurrency["cpu_seconds_per_1000_chunks"] > 0
+    levels = tiny_run[0]["concurrency"]["levels"]
+    assert [level["sessions"] for level in levels] == [2, 3]
+    for level in levels:
+        assert level["chunks"] == level["delivered_chunks"] == level["sessions"] * 8
+        assert level["lost_chunks"] == level["misordered_chunks"] == 0
+        assert level["sessions_with_wrong_text"] == level["final_messages_wrong"] == 0
+        assert level["all_text_arrived"] is True
+        assert level["p50_delivery_delay_ms"] <= level["p99_delivery_delay_ms"]
+        assert level["cpu_seconds_per_1000_chunks"] > 0
 
 
 def test_cold_start_covers_every_shipped_function_with_its_real_archive(
@@ -120,7 +122,8 @@ def test_markdown_has_one_table_per_benchmark(tiny_run: tuple[dict[str, Any], st
     [
         (["--only", "relay,speed"], "expected a comma-separated subset of relay"),
         (["--latencies", "30,-1"], "milliseconds >= 0"),
-        (["--sessions", "0"], "whole number >= 1"),
+        (["--sessions", "20,0"], "whole numbers >= 1"),
+        (["--chunks", "0"], "whole number >= 1"),
     ],
 )
 def test_bad_arguments_name_what_would_be_valid(
