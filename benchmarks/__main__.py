@@ -1,7 +1,7 @@
 """Run the benchmarks, print the tables, write JSON and Markdown.
 
 python -m benchmarks                 # everything, default scenarios (~3 minutes on 2 cores)
-python -m benchmarks --quick         # smaller scenarios, one repetition (~1 minute)
+python -m benchmarks --quick         # smaller scenarios, one repetition (under a minute)
 python -m benchmarks --only relay,cold_start
 """
 
@@ -97,8 +97,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output",
         type=Path,
-        default=RESULTS_DIR / "latest.json",
-        help="JSON results file; the Markdown table goes next to it (.md)",
+        default=None,
+        help="JSON results file; the Markdown goes beside it (.md). Default: "
+        "benchmarks/results/latest.json, or quick.json with --quick",
     )
     parser.add_argument(
         "--verbose", action="store_true", help="show the functions' and servers' log lines"
@@ -130,6 +131,8 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # A quick run must not replace the full run's results, which the README quotes.
+    output: Path = args.output or RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
     results: dict[str, Any] = {"machine": machine_info(), "settings": {"quick": args.quick}}
     # The route functions log one JSON line per decision on stdout and moto logs every
     # request; both would bury the table.
@@ -144,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         results[name]["wall_seconds"] = round(time.monotonic() - started, 1)
     markdown = render(results)
     print(markdown)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    args.output.with_suffix(".md").write_text(markdown)
-    print(f"wrote {args.output} and {args.output.with_suffix('.md')}", file=sys.stderr)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    output.with_suffix(".md").write_text(markdown)
+    print(f"wrote {output} and {output.with_suffix('.md')}", file=sys.stderr)
     return 0
 
 
