@@ -143,7 +143,7 @@ class LambdaFunction:
         top_level = _top_level_names(self.files, exclude=module_name.split(".")[0])
         with (
             _ENV_LOCK,
-            _patched_environ(self.environment),
+            patched_environ(self.environment),
             _private_modules(code_dir, top_level) as private,
         ):
             sys.modules[unique] = module
@@ -190,7 +190,9 @@ def _private_modules(code_dir: Path, names: set[str]) -> Iterator[dict[str, Modu
         sys.modules.update(saved)
 
 
-class _patched_environ:
+class patched_environ:
+    """Set environment variables on enter; put back what was there on exit."""
+
     def __init__(self, values: Mapping[str, str]) -> None:
         self.values = values
         self.saved: dict[str, str | None] = {}

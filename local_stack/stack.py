@@ -18,7 +18,6 @@ the local stack runs what `pulumi up` would deploy without any stack config.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -36,7 +35,7 @@ from functions.lexstream_runtime import contract
 from .bedrock import LocalBedrock
 from .dynamodb import EmbeddedDynamoDB, dynamodb_client, ensure_stack_tables
 from .gateway import LocalGateway
-from .lambda_runtime import LambdaFunction
+from .lambda_runtime import LambdaFunction, patched_environ
 from .lex_runtime import TURN_TIMEOUT_SECONDS, LexRuntime
 
 log = logging.getLogger("lexstream.local")
@@ -46,11 +45,13 @@ PAGE_DIR = Path(__file__).resolve().parent / "page"
 # The Lex Web UI sends its heartbeat every 9 minutes, inside API Gateway's 10-minute
 # idle timeout.
 PING_INTERVAL_SECONDS = 9 * 60
-# Credentials for the loopback servers only; nothing local checks them.
+# Credentials for the loopback servers only; nothing local checks them. Letters only:
+# DynamoDB Local refuses access keys with other characters. boto3's default session
+# keeps the first credentials it resolves, so these must suit every local server.
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "lexstream-local",
-    "AWS_SECRET_ACCESS_KEY": "lexstream-local",
-    "AWS_SESSION_TOKEN": "lexstream-local",
+    "AWS_ACCESS_KEY_ID": "lexstreamlocal",
+    "AWS_SECRET_ACCESS_KEY": "lexstreamlocal",
+    "AWS_SESSION_TOKEN": "lexstreamlocal",
 }
 # The component gives route functions 10 s; Lex gives a fulfillment about 30 s.
 ROUTE_TIMEOUT_SECONDS = 10.0
@@ -203,7 +204,7 @@ class LocalStack:
         self.functions: dict[str, LambdaFunction] = {}
         self.lex: LexRuntime | None = None
         self.gateway: LocalGateway | None = None
-        self._saved_environment: dict[str, str | None] = {}
+        self._process_environment: patched_environ | None = None
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -335,17 +336,13 @@ class LocalStack:
         # Functions create some clients lazily, during an invocation, from the process
         # environment (on Lambda that is the function's own); so the stack's endpoints
         # must be there too while it runs. One stack per process at a time.
-        for name, value in self._service_environment().items():
-            self._saved_environment.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
+        self._process_environment = patched_environ(self._service_environment())
+        self._process_environment.__enter__()
 
     def _restore_process_environment(self) -> None:
-        for name, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environment = {}
+        if self._process_environment is not None:
+            self._process_environment.__exit__()
+            self._process_environment = None
 
     def _create_functions(self) -> None:
         settings = self.settings

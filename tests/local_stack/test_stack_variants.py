@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import urllib.request
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -183,3 +184,25 @@ def test_stopping_the_stack_restores_the_process_environment(make_stack):
     assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == stack.dynamodb_endpoint
     stack.stop()
     assert os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") == before
+
+
+def test_stack_streams_with_dynamodb_local_as_the_named_endpoint(make_stack, dynamodb_local):
+    suffix = uuid.uuid4().hex[:8]
+    stack = make_stack(
+        auth_mode="iam",
+        dynamodb_endpoint=dynamodb_local,
+        connection_table=f"local-connections-{suffix}",
+        quota_table=f"local-quota-{suffix}",
+    )
+    assert stack.dynamodb is None  # nothing embedded was started
+
+    async def scenario() -> tuple[str, str]:
+        session = ChatSession(stack)
+        await session.connect()
+        final = await session.ask("Where is my table?")
+        streamed = await session.wait_for_text(len(final))
+        await session.close()
+        return final, streamed
+
+    final, streamed = asyncio.run(scenario())
+    assert streamed == final == generated("Where is my table?")
