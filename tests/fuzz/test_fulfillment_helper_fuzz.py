@@ -1,0 +1,199 @@
+"""Arbitrary Lex events and text never break the fulfillment helper or the example.
+
+A bot developer's fulfillment hands the helper whatever Lex sent: session attributes
+that are missing, null, not strings, huge or hostile, a session id of any shape, and
+model text with any unicode. Whatever arrives: no exception, a well-formed Lex `Close`
+response carrying exactly the text written, and streaming only towards the connection
+the table maps (every URL generated here points at 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.lex import close_response
+from functions.lexstream_runtime.streaming import open_stream
+from local_stack.bedrock import LocalBedrock
+from local_stack.gateway import LocalGateway
+from local_stack.lambda_runtime import LambdaFunction
+from tests.conftest import WebSocketClient
+from tests.functions.waiting import eventually
+from tests.fuzz.strategies import huge_text, session_ids, text_values
+
+SESSION = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"  # the fixtures' Lex session id
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def assert_lex_close(response: Any, event: dict[str, Any], text: str) -> None:
+    """A Lex V2 Close response with `text` as its one message, serializable as JSON."""
+    json.dumps(response)
+    state = response["sessionState"]
+    assert state["dialogAction"] == {"type": "Close"}
+    attributes = (event.get("sessionState") or {}).get("sessionAttributes")
+    assert state["sessionAttributes"] == (attributes if isinstance(attributes, dict) else {})
+    if text:
+        assert response["messages"] == [{"contentType": "CustomPayload", "content": text}]
+    else:
+        assert "messages" not in response
+
+
+@pytest.fixture
+def browser(
+    make_gateway: Callable[..., LocalGateway],
+    open_socket: Callable[[str], WebSocketClient],
+    connection_table: str,
+    dynamodb: Any,
+) -> tuple[LocalGateway, WebSocketClient]:
+    """A gateway, a browser connected to it, and SESSION's row naming that browser."""
+    gateway = make_gateway({})
+    client = open_socket(gateway.websocket_url)
+    assert eventually(lambda: len(gateway.open_connection_ids()) == 1)
+    [connection_id] = gateway.open_connection_ids()
+    dynamodb.put_item(
+        TableName=connection_table,
+        Item={
+            contract.SESSION_ID: {"S": SESSION},
+            contract.CONNECTION_ID: {"S": connection_id},
+        },
+    )
+    return gateway, client
+
+
+def loopback_urls() -> st.SearchStrategy[str]:
+    """http(s) URLs on 127.0.0.1 only (closed ports, odd paths), and things that are not URLs."""
+    return st.one_of(
+        st.builds(
+            "{}://127.0.0.1:{}/{}".format,
+            st.sampled_from(["http", "https"]),
+            st.sampled_from([1, 9]),
+            text_values().map(lambda path: quote(path, safe="")),
+        ),
+        text_values().filter(lambda value: not value.lower().startswith("http")),
+        huge_text(),
+    )
+
+
+@st.composite
+def lex_events(draw: st.DrawFn, base: dict[str, Any], live: tuple[str, str]) -> dict[str, Any]:
+    """The streaming fixture with every part a developer's code reads replaced."""
+    event = json.loads(json.dumps(base))
+    endpoint, table = live
+    event["inputTranscript"] = draw(st.one_of(text_values(), huge_text(), st.none()))
+    if draw(st.booleans()):
+        # About half the examples are the browser's own turn, so they really stream.
+        event["sessionState"]["sessionAttributes"] = {
+            contract.SESSION_ATTR_ENDPOINT: endpoint,
+            contract.SESSION_ATTR_TABLE: table,
+        }
+        return event
+    attributes = draw(
+        st.one_of(
+            st.none(),
+            st.dictionaries(text_values(), st.one_of(text_values(), st.integers()), max_size=3),
+            st.fixed_dictionaries(
+                {
+                    contract.SESSION_ATTR_ENDPOINT: st.one_of(
+                        st.just(endpoint), loopback_urls(), st.none(), st.integers()
+                    ),
+                    contract.SESSION_ATTR_TABLE: st.one_of(
+                        st.just(table), text_values(), huge_text(), st.none()
+                    ),
+                }
+            ),
+        )
+    )
+    event["sessionState"]["sessionAttributes"] = attributes
+    event["sessionId"] = draw(st.one_of(st.just(SESSION), session_ids()))
+    if draw(st.booleans()):
+        event["sessionState"]["intent"] = draw(st.one_of(st.none(), st.just({})))
+    return event
+
+
+def written_texts() -> st.SearchStrategy[list[str]]:
+    """Chunks a model might produce: any unicode (lone surrogates too), some huge."""
+    chunk = st.one_of(
+        st.text(alphabet=st.characters(), max_size=30),
+        st.text(alphabet=st.characters(codec=None, categories=["Cs"]), min_size=1, max_size=2),
+        huge_text(),
+    )
+    return st.lists(chunk, max_size=6)
+
+
+def test_any_lex_event_and_any_text_end_in_a_complete_close(
+    browser: tuple[LocalGateway, WebSocketClient],
+    connection_table: str,
+    dynamodb: Any,
+    event: Callable[[str], dict[str, Any]],
+) -> None:
+    gateway, client = browser
+    base = event("lexv2-fulfillment-streaming")
+
+    @FUZZ
+    @given(lex_events(base, (gateway.callback_url, connection_table)), written_texts())
+    def check(fuzzed: dict[str, Any], chunks: list[str]) -> None:
+        before = client.text
+        attributes = fuzzed["sessionState"]["sessionAttributes"] or {}
+        to_the_browser = (
+            attributes.get(contract.SESSION_ATTR_ENDPOINT) == gateway.callback_url
+            and attributes.get(contract.SESSION_ATTR_TABLE) == connection_table
+            and fuzzed["sessionId"] == SESSION
+        )
+        turn = open_stream(fuzzed, dynamodb=dynamodb, flush_interval_s=0)
+        # Streaming is on exactly when the attributes and the row lead to the browser.
+        assert turn.streaming == to_the_browser
+        for chunk in chunks:
+            turn.write(chunk)
+        turn.close(timeout_s=30)
+        text = "".join(chunks)
+        assert turn.text == text
+        assert_lex_close(close_response(fuzzed, turn.text), fuzzed, text)
+        if to_the_browser:
+            # Every character arrives, in order; lone surrogates become "?" on the wire.
+            sent = text.encode("utf-8", "replace").decode("utf-8")
+            assert client.wait_for(lambda c: c.text == before + sent, timeout=30)
+        else:
+            assert client.text == before
+
+    check()
+
+
+def test_the_example_answers_any_lex_event_with_a_close(
+    make_function: Callable[..., LambdaFunction],
+    make_bedrock: Callable[..., LocalBedrock],
+    browser: tuple[LocalGateway, WebSocketClient],
+    connection_table: str,
+    event: Callable[[str], dict[str, Any]],
+) -> None:
+    gateway, _client = browser
+    bedrock = make_bedrock(tokens_per_second=5000.0)
+    example = make_function(
+        "bedrock_fulfillment",
+        {
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
+            contract.ENV_MODEL_ID: "anthropic.claude-3-haiku-20240307-v1:0",
+            contract.ENV_MAX_TOKENS: "40",
+        },
+    )
+    base = event("lexv2-fulfillment-streaming")
+
+    @settings(FUZZ, max_examples=30)
+    @given(lex_events(base, (gateway.callback_url, connection_table)))
+    def check(fuzzed: dict[str, Any]) -> None:
+        response = example.invoke(fuzzed)
+        [message] = response["messages"]
+        assert message["content"]
+        assert_lex_close(response, fuzzed, message["content"])
+
+    check()
