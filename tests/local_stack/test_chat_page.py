@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # A phone-sized screen: the page must read well there.
 PHONE = {"width": 390, "height": 844}
+IDLE_TIMEOUT_S = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,14 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     # Slow enough that the browser sees the answer grow; the page presigns (iam mode).
+    # A short idle timeout and heartbeat stand in for AWS's 10 minutes and the Web UI's 9.
     settings = StackSettings(
-        port=0, auth_mode="iam", tokens_per_second=60.0, first_token_delay_s=0.2
+        port=0,
+        auth_mode="iam",
+        tokens_per_second=60.0,
+        first_token_delay_s=0.2,
+        idle_timeout_s=IDLE_TIMEOUT_S,
+        ping_interval_s=IDLE_TIMEOUT_S / 3,
     )
     with LocalStack(settings) as running:
         yield running
@@ -131,3 +138,13 @@ def test_page_reconnects_after_the_socket_drops_and_streams_again(page: Page, st
     answer = page.locator(".message.bot").last
     expect(answer).to_have_class("message bot final", timeout=30000)
     assert answer.get_attribute("data-streamed") == generated("Does it still stream?")
+
+
+def test_heartbeat_keeps_an_idle_page_connected(page: Page, stack: LocalStack):
+    connects = stack.gateway.counters.connects_accepted
+    received = stack.gateway.counters.messages_received
+    # Three idle timeouts pass with nothing typed; only the pings keep the socket open.
+    page.wait_for_timeout(IDLE_TIMEOUT_S * 3 * 1000)
+    expect(page.locator("#status")).to_have_attribute("data-state", "connected")
+    assert stack.gateway.counters.connects_accepted == connects
+    assert stack.gateway.counters.messages_received >= received + 3

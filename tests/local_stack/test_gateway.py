@@ -13,7 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
 from local_stack_helpers import RawWebSocket, management_client, open_socket, presign
 
 from functions.lexstream_runtime import contract
@@ -542,3 +545,24 @@ def test_stop_closes_open_sockets_going_away_and_runs_disconnect():
     )
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_injected_callback_latency_delays_every_management_call(make_gateway):
+    recorder = Recorder()
+    gateway = make_gateway(recorder.routes(*ALL_ROUTES), callback_latency_s=3.0)
+    impatient = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=gateway.callback_url,
+        region_name="us-east-1",
+        config=Config(read_timeout=0.3, retries={"total_max_attempts": 1}),
+    )
+
+    async def scenario() -> None:
+        async with open_socket(gateway.websocket_url):
+            connection_id = recorder.next()["requestContext"]["connectionId"]
+            with pytest.raises(ReadTimeoutError):
+                await in_thread(impatient.get_connection, ConnectionId=connection_id)
+            gateway.callback_latency_s = 0.0
+            await in_thread(impatient.get_connection, ConnectionId=connection_id)
+
+    run(scenario())

@@ -17,7 +17,7 @@ import pytest
 from local_stack_helpers import ChatSession, generated
 
 from local_stack.dynamodb import EmbeddedDynamoDB
-from local_stack.stack import StackError, StackSettings
+from local_stack.stack import LocalStack, StackError, StackSettings
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,3 +206,12 @@ def test_stack_streams_with_dynamodb_local_as_the_named_endpoint(make_stack, dyn
 
     final, streamed = asyncio.run(scenario())
     assert streamed == final == generated("Where is my table?")
+
+
+def test_real_bedrock_without_credentials_is_refused_before_anything_starts(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    stack = LocalStack(StackSettings(port=0, use_bedrock=True))
+    with pytest.raises(StackError, match="needs AWS credentials"):
+        stack.start()
+    assert stack.dynamodb is None and stack.gateway is None
