@@ -1,0 +1,111 @@
+"""The pack as `pulumi preview --policy-pack policy` starts it: an analyzer over gRPC.
+
+The CLI runs the folder's `__main__.py`, which serves Pulumi's analyzer protocol on a
+loopback port it prints. This starts it the same way in its own process, asks it what
+it enforces, and has it judge resources recorded from the real program, one intact and
+one broken, through the same requests the engine sends. The process is stopped after.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from policy import lexstream_policies as rules
+from tests.program.harness import record_stack
+
+PACK_DIR = Path(__file__).resolve().parents[2] / "policy"
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Iterator[Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    process = subprocess.Popen(
+        [sys.executable, "-u", str(PACK_DIR)],
+        cwd=PACK_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = process.stdout.readline().strip() if process.stdout else ""
+        if not port.isdigit():
+            process.kill()
+            raise RuntimeError(f"the pack did not start: {port!r} {process.stderr.read()}")
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
+
+
+def _struct(props: dict[str, Any]) -> struct_pb2.Struct:
+    return json_format.ParseDict(props, struct_pb2.Struct())
+
+
+def test_the_pack_serves_every_policy_as_mandatory(analyzer: Any) -> None:
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == rules.PACK_NAME
+    assert {policy.name for policy in info.policies} == {p.name for p in rules.ALL_POLICIES}
+    mandatory = analyzer_pb2.EnforcementLevel.Value("MANDATORY")
+    assert {policy.enforcementLevel for policy in info.policies} == {mandatory}
+
+
+def test_the_running_pack_passes_a_recorded_table_and_fails_a_broken_one(analyzer: Any) -> None:
+    table = record_stack("prod").one(rules.DYNAMODB_TABLE, "-connections")
+    intact = analyzer.Analyze(
+        analyzer_pb2.AnalyzeRequest(
+            type=table.type_, properties=_struct(table.inputs), urn=table.urn, name=table.name
+        )
+    )
+    assert list(intact.diagnostics) == []
+    broken_inputs = copy.deepcopy(table.inputs)
+    broken_inputs.pop("serverSideEncryption")
+    broken = analyzer.Analyze(
+        analyzer_pb2.AnalyzeRequest(
+            type=table.type_, properties=_struct(broken_inputs), urn=table.urn, name=table.name
+        )
+    )
+    [diagnostic] = broken.diagnostics
+    assert diagnostic.policyName == "table-encrypted-with-ttl"
+    assert "serverSideEncryption" in diagnostic.message
+
+
+def test_the_running_pack_judges_a_whole_recorded_stack(analyzer: Any) -> None:
+    def stack_request(skip_type: str = "") -> analyzer_pb2.AnalyzeStackRequest:
+        return analyzer_pb2.AnalyzeStackRequest(
+            resources=[
+                analyzer_pb2.AnalyzerResource(
+                    type=r.type_,
+                    properties=_struct({**r.outputs, **r.inputs}),
+                    urn=r.urn,
+                    name=r.name,
+                )
+                for r in record_stack("prod").resources
+                if r.type_ != skip_type
+            ]
+        )
+
+    assert list(analyzer.AnalyzeStack(stack_request()).diagnostics) == []
+    without_key = analyzer.AnalyzeStack(stack_request(skip_type=rules.USAGE_PLAN_KEY))
+    [diagnostic] = without_key.diagnostics
+    assert diagnostic.policyName == "quota-in-force" and "no API key" in diagnostic.message
