@@ -136,14 +136,20 @@ DYNAMODB_FAULTS = {
 }
 
 
+def failing_dynamodb(proxy: FaultyDynamoDB, fault: str, operation: str) -> tuple[str, str]:
+    """The endpoint that shows `fault` on `operation`, and the error code it logs."""
+    injected, logged_code = DYNAMODB_FAULTS[fault]
+    if injected is None:
+        return UNREACHABLE, logged_code
+    proxy.fail(operation, injected)
+    return proxy.endpoint_url, logged_code
+
+
 @pytest.mark.parametrize("fault", list(DYNAMODB_FAULTS))
 def test_dynamodb_fails_at_connect(
     deploy: Callable[..., Deployment], faulty_dynamodb: FaultyDynamoDB, fault: str
 ) -> None:
-    injected, logged_code = DYNAMODB_FAULTS[fault]
-    if injected:
-        faulty_dynamodb.fail("*", injected)
-    endpoint = faulty_dynamodb.endpoint_url if injected else UNREACHABLE
+    endpoint, logged_code = failing_dynamodb(faulty_dynamodb, fault, "*")
     stack = deploy(route_dynamodb=endpoint)
 
     # Sees: the socket is refused with a bare 500, so the Web UI does not stream ...
@@ -163,10 +169,7 @@ def test_dynamodb_fails_at_connect(
 def test_dynamodb_fails_at_fulfillment(
     deploy: Callable[..., Deployment], faulty_dynamodb: FaultyDynamoDB, fault: str
 ) -> None:
-    injected, logged_code = DYNAMODB_FAULTS[fault]
-    if injected:
-        faulty_dynamodb.fail("GetItem", injected)
-    endpoint = faulty_dynamodb.endpoint_url if injected else UNREACHABLE
+    endpoint, logged_code = failing_dynamodb(faulty_dynamodb, fault, "GetItem")
     stack = deploy(example_dynamodb=endpoint)
     browser = stack.connect()  # connected fine; the lookup at fulfillment fails
 
@@ -179,7 +182,7 @@ def test_dynamodb_fails_at_fulfillment(
     opened = one(stack.logs("stream_opened"))
     assert opened["streaming"] is False
     assert opened["stopReason"] == f"lookup_failed:{logged_code}"
-    if injected:
+    if endpoint != UNREACHABLE:
         assert faulty_dynamodb.failed("GetItem") >= 1
 
 
