@@ -26,7 +26,10 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[StackSettings, bool]
         ),
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port to serve on; 0 = any free port"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port to serve on (default 8080); 0 = any free port",
     )
     parser.add_argument(
         "--auth",

@@ -197,13 +197,13 @@ class LexRuntime:
         messages = response.get("messages") or []
         self.turns += 1
         characters = sum(len(str(m.get("content", ""))) for m in messages)
-        streamed = contract.SESSION_ATTR_ENDPOINT in attributes
+        streaming = contract.SESSION_ATTR_ENDPOINT in attributes
         log.info(
-            "turn %s: %d characters, %s, %.1f s",
+            "turn %s: %d characters in %.1f s%s",
             session_id,
             characters,
-            "streamed" if streamed else "not streamed",
             time.monotonic() - started,
+            ", streaming requested" if streaming else "",
         )
         return web.json_response(
             {

@@ -566,3 +566,20 @@ def test_injected_callback_latency_delays_every_management_call(make_gateway):
             await in_thread(impatient.get_connection, ConnectionId=connection_id)
 
     run(scenario())
+
+
+def test_stage_throttle_answers_messages_beyond_the_burst_with_an_error(make_gateway):
+    recorder = Recorder()
+    gateway = make_gateway(
+        recorder.routes(contract.ROUTE_DEFAULT), throttle_rate=0.01, throttle_burst=2
+    )
+
+    async def scenario() -> dict[str, Any]:
+        async with open_socket(gateway.websocket_url) as ws:  # the connect takes one token
+            await ws.send_str("first")  # the second token
+            recorder.next()
+            await ws.send_str("second")
+            return json.loads((await ws.receive(timeout=10)).data)
+
+    assert run(scenario())["message"] == "Too Many Requests"
+    assert [e["body"] for e in recorder.of(None)] == ["first"]
