@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 import boto3
+import botocore.exceptions
 import pytest
 
 from functions.lexstream_runtime import contract
@@ -100,7 +101,7 @@ def dynamodb_local_dir() -> Path:
     return found[-1]
 
 
-def _start_dynamodb_local() -> tuple[subprocess.Popen[bytes], str]:
+def _start_dynamodb_local(log: Any) -> tuple[subprocess.Popen[bytes], str]:
     home = dynamodb_local_dir()
     port = free_port()
     command = [
@@ -116,38 +117,65 @@ def _start_dynamodb_local() -> tuple[subprocess.Popen[bytes], str]:
         "-port",
         str(port),
     ]
-    process = subprocess.Popen(command, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Output goes to a file, not a pipe: a pipe nobody reads would block the server once
+    # full.
+    process = subprocess.Popen(command, cwd=home, stdout=log, stderr=subprocess.STDOUT)
     return process, f"http://127.0.0.1:{port}"
 
 
-def _wait_until_answering(process: subprocess.Popen[bytes], endpoint: str) -> None:
-    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+def fake_aws_session() -> boto3.session.Session:
+    """A boto3 session with the fake credentials, whatever boto3's default session cached.
+
+    boto3's default session keeps the first credentials it resolved in this process, and
+    DynamoDB Local refuses access keys with characters other than letters and digits.
+    """
+    return boto3.session.Session(
+        aws_access_key_id=FAKE_AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_AWS_ENVIRONMENT["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    )
+
+
+def _wait_until_answering(process: subprocess.Popen[bytes], endpoint: str) -> str | None:
+    """None once the server answers, else why it did not."""
+    client = fake_aws_session().client("dynamodb", endpoint_url=endpoint)
     deadline = time.monotonic() + 60
+    last_error = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"DynamoDB Local exited with {process.returncode}: {stderr}")
+            return f"exited with {process.returncode}"
         try:
             client.list_tables(Limit=1)
-            return
-        except Exception:
+            return None
+        except botocore.exceptions.ClientError:
+            return None  # it answered, even if with an error: the server is up
+        except Exception as error:
+            last_error = f"{type(error).__name__}: {error}"
             time.sleep(0.1)
-    raise RuntimeError(f"DynamoDB Local did not answer on {endpoint} within 60 s")
+    return f"no answer on {endpoint} within 60 s ({last_error})"
 
 
 @pytest.fixture(scope="session")
-def dynamodb_local(fake_aws_environment: None) -> Iterator[str]:
+def dynamodb_local(
+    fake_aws_environment: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A DynamoDB Local process for the session; yields its endpoint URL."""
+    log_path = tmp_path_factory.mktemp("dynamodb-local") / "output.log"
+    log = log_path.open("wb")
+    failures = []
     for _attempt in range(3):  # the probed port may be taken between probe and bind
-        process, endpoint = _start_dynamodb_local()
-        try:
-            _wait_until_answering(process, endpoint)
+        process, endpoint = _start_dynamodb_local(log)
+        failure = _wait_until_answering(process, endpoint)
+        if failure is None:
             break
-        except RuntimeError:
-            process.kill()
-            process.wait()
+        process.kill()
+        process.wait()
+        failures.append(failure)
     else:
-        raise RuntimeError("DynamoDB Local failed to start three times")
+        log.close()
+        output = log_path.read_text(errors="replace")[-4000:]
+        raise RuntimeError(f"DynamoDB Local did not start: {failures}; its output:\n{output}")
     try:
         yield endpoint
     finally:
@@ -157,14 +185,13 @@ def dynamodb_local(fake_aws_environment: None) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stderr:
-            process.stderr.close()
+        log.close()
 
 
 @pytest.fixture(scope="session")
 def dynamodb(dynamodb_local: str) -> Any:
     """A boto3 DynamoDB client on DynamoDB Local."""
-    return boto3.client("dynamodb", endpoint_url=dynamodb_local, region_name=REGION)
+    return fake_aws_session().client("dynamodb", endpoint_url=dynamodb_local)
 
 
 def _fresh_table(dynamodb: Any, prefix: str, schema: dict[str, Any]) -> Iterator[str]:
