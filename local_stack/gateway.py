@@ -383,12 +383,14 @@ class LocalGateway:
         app.router.add_post(connection_path, self._handle_post)
         app.router.add_get(connection_path, self._handle_get)
         app.router.add_delete(connection_path, self._handle_delete)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Requests still running at stop (a long turn, a delayed post) get a few seconds.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=5.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port)
         await site.start()
-        sockets = site._server.sockets if site._server else []
-        ready.set_result(sockets[0].getsockname()[1])
+        ready.set_result(self._runner.addresses[0][1])
 
     async def _shutdown(self) -> None:
         for connection in list(self._connections.values()):
@@ -406,6 +408,19 @@ class LocalGateway:
     # --- the WebSocket ---------------------------------------------------------------
 
     async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ws = _GatewayWebSocket(
+            frame_limit=contract.MAX_FRAME_BYTES,
+            max_msg_size=contract.MAX_MESSAGE_BYTES,
+            # API Gateway does not negotiate permessage-deflate.
+            compress=False,
+            autoping=True,
+            # Never wait for a slow client while posting: the client buffer check in
+            # _handle_post answers 429 instead, as API Gateway does.
+            writer_limit=_NEVER_DRAIN,
+        )
+        # A plain HTTP request never reaches $connect.
+        if not ws.can_prepare(request).ok:
+            return _json_error(426, "Upgrade Required")
         if self._throttle is not None and not self._throttle.take():
             self.counters.throttled += 1
             self.counters.connects_rejected += 1
@@ -442,16 +457,6 @@ class LocalGateway:
             log.info("connect %s rejected by $connect (%s)", info.connection_id, status)
             return _json_error(status, "Forbidden" if status == 403 else _reason(status))
 
-        ws = _GatewayWebSocket(
-            frame_limit=contract.MAX_FRAME_BYTES,
-            max_msg_size=contract.MAX_MESSAGE_BYTES,
-            # API Gateway does not negotiate permessage-deflate.
-            compress=False,
-            autoping=True,
-            # Never wait for a slow client while posting: the client buffer check in
-            # _handle_post answers 429 instead, as API Gateway does.
-            writer_limit=_NEVER_DRAIN,
-        )
         await ws.prepare(request)
         loop = asyncio.get_running_loop()
         connection = _Connection(info, ws, request.transport, loop.time(), time.time())

@@ -583,3 +583,12 @@ def test_stage_throttle_answers_messages_beyond_the_burst_with_an_error(make_gat
 
     assert run(scenario())["message"] == "Too Many Requests"
     assert [e["body"] for e in recorder.of(None)] == ["first"]
+
+
+def test_plain_http_request_to_the_socket_url_never_reaches_connect(make_gateway):
+    recorder = Recorder()
+    gateway = make_gateway(recorder.routes(*ALL_ROUTES))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(gateway.websocket_url.replace("ws://", "http://"), timeout=10)
+    assert refused.value.code == 426
+    assert recorder.of(None) == []
