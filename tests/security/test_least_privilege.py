@@ -29,6 +29,7 @@ from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
 from policy.lexstream_policies import statements as policy_statements
 from tests.conftest import WebSocketClient, load_event
+from tests.functions.waiting import eventually
 from tests.program.conftest import VARIANTS
 from tests.program.harness import ACCOUNT_ID, StackRecord, record_stack, stack_names
 from tests.security.action_recorder import RECORDER, RecordedCall
@@ -220,6 +221,8 @@ def _drive(
         fulfillment = run("bedrock_fulfillment")
         browser = WebSocketClient(gateway.websocket_url)
         try:
+            # The handshake can finish a moment before the gateway records the socket.
+            assert eventually(lambda: len(gateway.open_connection_ids()) == 1)
             [live] = gateway.open_connection_ids()
             # A live browser, then one that is gone (410): the second turn removes the row.
             for connection_id in (live, GONE_CONNECTION_ID):
