@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # A phone-sized screen: the page must read well there.
 PHONE = {"width": 390, "height": 844}
-IDLE_TIMEOUT_S = 1.5
+IDLE_TIMEOUT_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +143,8 @@ def test_page_reconnects_after_the_socket_drops_and_streams_again(page: Page, st
 def test_heartbeat_keeps_an_idle_page_connected(page: Page, stack: LocalStack):
     connects = stack.gateway.counters.connects_accepted
     received = stack.gateway.counters.messages_received
-    # Three idle timeouts pass with nothing typed; only the pings keep the socket open.
-    page.wait_for_timeout(IDLE_TIMEOUT_S * 3 * 1000)
+    # Two idle timeouts pass with nothing typed; only the pings keep the socket open.
+    page.wait_for_timeout(IDLE_TIMEOUT_S * 2 * 1000)
     expect(page.locator("#status")).to_have_attribute("data-state", "connected")
     assert stack.gateway.counters.connects_accepted == connects
     assert stack.gateway.counters.messages_received >= received + 3
