@@ -74,8 +74,12 @@ class EmbeddedDynamoDB:
 
 
 def dynamodb_client(endpoint_url: str | None, region: str) -> Any:
-    """A DynamoDB client for `endpoint_url` (None: the SDK's default endpoint for AWS)."""
-    return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
+    """A DynamoDB client for `endpoint_url` (None: the SDK's default endpoint for AWS).
+
+    It comes from a session of its own, so the credentials it resolves now are not
+    cached in boto3's process-wide default session.
+    """
+    return boto3.session.Session().client("dynamodb", endpoint_url=endpoint_url, region_name=region)
 
 
 def ensure_table(client: Any, name: str, schema: dict[str, Any]) -> bool:

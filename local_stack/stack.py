@@ -18,6 +18,7 @@ the local stack runs what `pulumi up` would deploy without any stack config.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -46,8 +47,7 @@ PAGE_DIR = Path(__file__).resolve().parent / "page"
 # idle timeout.
 PING_INTERVAL_SECONDS = 9 * 60
 # Credentials for the loopback servers only; nothing local checks them. Letters only:
-# DynamoDB Local refuses access keys with other characters. boto3's default session
-# keeps the first credentials it resolves, so these must suit every local server.
+# DynamoDB Local refuses access keys with other characters.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "lexstreamlocal",
     "AWS_SECRET_ACCESS_KEY": "lexstreamlocal",
@@ -205,6 +205,7 @@ class LocalStack:
         self.lex: LexRuntime | None = None
         self.gateway: LocalGateway | None = None
         self._process_environment: patched_environ | None = None
+        self._had_static_credentials = "AWS_ACCESS_KEY_ID" in os.environ
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -297,6 +298,16 @@ class LocalStack:
                 "(environment variables, a profile or SSO); none were found"
             )
 
+    @property
+    def _local_credentials(self) -> dict[str, str]:
+        # Static credentials already in the environment are kept: boto3's default session
+        # keeps the first credentials it resolves for the whole process, and DynamoDB
+        # Local keeps tables apart per access key. Otherwise (nothing set, or a profile
+        # whose SSO token may have expired) fake ones serve the loopback servers.
+        if not self.settings.all_local or self._had_static_credentials:
+            return {}
+        return dict(FAKE_CREDENTIALS)
+
     def _start_dynamodb(self) -> None:
         endpoint = self.settings.dynamodb_endpoint
         if endpoint is None:
@@ -328,8 +339,7 @@ class LocalStack:
         }
         if self.bedrock is not None:
             environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = self.bedrock.endpoint_url
-        if self.settings.all_local:
-            environment.update(FAKE_CREDENTIALS)
+        environment.update(self._local_credentials)
         return environment
 
     def _set_process_environment(self) -> None:
