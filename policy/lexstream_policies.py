@@ -107,7 +107,7 @@ def statements(document: Any) -> list[Mapping[str, Any]]:
             raise ValueError(f"policy document is not JSON: {error}") from error
     if not isinstance(document, Mapping) or "Statement" not in document:
         raise ValueError("policy document has no Statement list")
-    return [statement for statement in _as_list(document["Statement"])]
+    return _as_list(document["Statement"])
 
 
 def needless_wildcard(resource: str, actions: Sequence[str]) -> str | None:
