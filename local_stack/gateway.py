@@ -58,6 +58,8 @@ DELETED_REASON = "Connection Closed Normally"
 # answers LimitExceededException when the client side buffer is full.
 DEFAULT_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024
 _NEVER_DRAIN = 1 << 62
+# How long a management call waits for a handshake that $connect has already accepted.
+_HANDSHAKE_WAIT_S = 5.0
 
 
 @dataclass
@@ -187,6 +189,10 @@ class _Connection:
     last_active_wall: float  # epoch seconds
     close_code: int | None = None  # set when the gateway, not the client, closes
     close_reason: str | None = None
+    # Set once the handshake is complete. The connection is registered before that, so a
+    # post racing the handshake (right after $connect wrote the row) waits instead of
+    # getting a spurious 410 that would make the fulfillment delete a fresh row.
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def close(self, code: int, reason: str) -> None:
         self.close_code = code
@@ -343,8 +349,8 @@ class LocalGateway:
         return f"http://127.0.0.1:{self._port()}"
 
     def open_connection_ids(self) -> list[str]:
-        """Ids of the sockets open right now."""
-        return list(self._connections)
+        """Ids of the sockets open right now (handshake complete)."""
+        return [cid for cid, connection in self._connections.items() if connection.ready.is_set()]
 
     async def run_blocking(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking call on the route-function threads (for extra routes)."""
@@ -394,7 +400,8 @@ class LocalGateway:
 
     async def _shutdown(self) -> None:
         for connection in list(self._connections.values()):
-            await connection.close(WSCloseCode.GOING_AWAY, GOING_AWAY_REASON)
+            if connection.ready.is_set():
+                await connection.close(WSCloseCode.GOING_AWAY, GOING_AWAY_REASON)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if self._runner is not None:
@@ -457,10 +464,15 @@ class LocalGateway:
             log.info("connect %s rejected by $connect (%s)", info.connection_id, status)
             return _json_error(status, "Forbidden" if status == 403 else _reason(status))
 
-        await ws.prepare(request)
         loop = asyncio.get_running_loop()
         connection = _Connection(info, ws, request.transport, loop.time(), time.time())
         self._connections[info.connection_id] = connection
+        try:
+            await ws.prepare(request)
+        except Exception:
+            self._connections.pop(info.connection_id, None)
+            raise
+        connection.ready.set()
         self.counters.connects_accepted += 1
         session = request.query.get(contract.CONNECT_QUERY_PARAMETER, "-")
         log.info("connect %s session=%s", info.connection_id, session)
@@ -600,6 +612,11 @@ class LocalGateway:
         ):
             return self._management_error("ForbiddenException", 403, "Forbidden")
         connection = self._connections.get(request.match_info["connection_id"])
+        if connection is not None and not connection.ready.is_set():
+            try:
+                await asyncio.wait_for(connection.ready.wait(), _HANDSHAKE_WAIT_S)
+            except TimeoutError:
+                connection = None
         if connection is None or connection.ws.closed:
             return self._management_error("GoneException", 410, None)
         return connection
