@@ -16,10 +16,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 # What a failed AWS call raises: a modelled error, or no answer at all (timeout, refused).
 AWS_ERRORS = (ClientError, BotoCoreError)
 
-# The route functions answer API Gateway, which gives up after 29 s; a stuck DynamoDB call
-# must fail well before that so the client gets a clean 5xx instead of a timeout.
+# The route functions run with a 10 s timeout (API Gateway itself waits 29 s): a stuck
+# DynamoDB call must fail well inside it, two attempts of at most 1 s + 2 s each, so the
+# client gets a clean 5xx instead of a timed-out function.
 _ROUTE_CONFIG = Config(
-    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}
 )
 # Posts are retried by the streaming helper itself (bounded, with its own counters), so
 # botocore must not add hidden retries on top; a post normally takes milliseconds.

@@ -172,6 +172,20 @@ def test_connect_answers_500_without_internals_when_the_table_fails(
     assert line["error"] == "ResourceNotFoundException"
 
 
+def test_connect_answers_500_when_dynamodb_cannot_be_reached(
+    make_function, route_environment, event, capsys
+):
+    # Port 9 on loopback: nothing listens, the connection is refused.
+    env = {**route_environment(), "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"}
+
+    response = make_function("connect", env).invoke(event("websocket-connect-none"))
+
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {"message": "Internal error"}
+    [line] = decision_lines(capsys.readouterr().out)
+    assert (line["reason"], line["error"]) == ("quota_unavailable", "EndpointConnectionError")
+
+
 def test_connect_logs_one_structured_line_per_decision(connect, event, capsys):
     function = connect(limit=2)
     bad = event("websocket-connect-none")
