@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import aws, contract, lex
 from .logs import log_json
@@ -47,6 +48,7 @@ DEFAULT_RETRY_BACKOFF_S = 0.05
 # How long close() waits for the last posts by default; a Lex turn has ~30 s in all.
 DEFAULT_CLOSE_TIMEOUT_S = 5.0
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _GONE = "GoneException"
 _THROTTLED = "LimitExceededException"
 
@@ -335,6 +337,23 @@ class StreamingTurn:
         )
 
 
+def _acceptable_endpoint(endpoint: str) -> bool:
+    """https, or plain http to this machine only (the local stack's gateway).
+
+    The browser sets `streamingEndpoint`, so it is client input: plain http elsewhere
+    would let a client point the function's signed posts at any internal address
+    (instance metadata, for one), and API Gateway only serves https.
+    """
+    try:
+        url = urlsplit(endpoint)
+        host = url.hostname
+    except ValueError:
+        return False
+    if url.scheme == "https":
+        return bool(host)
+    return url.scheme == "http" and host in _LOOPBACK_HOSTS
+
+
 def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamTarget | None, str]:
     """Where this turn streams to, and why not when it does not.
 
@@ -347,7 +366,7 @@ def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamT
     table = attributes.get(contract.SESSION_ATTR_TABLE)
     if not (isinstance(endpoint, str) and endpoint and isinstance(table, str) and table):
         return None, "attributes_missing"
-    if not endpoint.startswith(("https://", "http://")):
+    if not _acceptable_endpoint(endpoint):
         return None, "endpoint_invalid"
     session_id = event.get("sessionId") if isinstance(event, Mapping) else None
     if not isinstance(session_id, str) or not session_id:

@@ -390,6 +390,28 @@ def test_write_rejects_anything_but_text():
         stream.write(b"bytes")
 
 
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://169.254.169.254/latest",
+        "http://abc123defg.execute-api.us-east-1.amazonaws.com/Prod",
+        "ftp://127.0.0.1/local",
+        "https://",
+        "not a url",
+        "http://[::1/broken",
+    ],
+)
+def test_a_callback_url_that_is_not_https_or_loopback_is_never_posted_to(event, dynamodb, endpoint):
+    lex_event = event("lexv2-fulfillment-streaming")
+    lex_event["sessionState"]["sessionAttributes"][contract.SESSION_ATTR_ENDPOINT] = endpoint
+
+    with open_stream(lex_event, dynamodb=dynamodb) as stream:
+        stream.write("Still answered.")
+
+    assert stream.stop_reason == "endpoint_invalid"
+    assert stream.text == "Still answered."
+
+
 def test_a_lex_event_with_a_missing_session_id_collects_quietly(live):
     session = live()
     del session.event["sessionId"]
