@@ -151,7 +151,6 @@ class StreamingTurn:
         self._pending: list[str] = []
         self._pending_bytes = 0
         self._posting = target is not None
-        self._closing = False
         self._closed = False
         self._changed = threading.Condition()
         self._abandoned = threading.Event()
@@ -191,7 +190,7 @@ class StreamingTurn:
             self.stats.characters += len(text)
             if self.stats.first_write_at is None:
                 self.stats.first_write_at = time.monotonic()
-            if not self._posting or self._closing:
+            if not self._posting or self._closed:
                 return
             self._pending.append(text)
             self._pending_bytes += len(text.encode("utf-8", "replace"))
@@ -208,7 +207,7 @@ class StreamingTurn:
         with self._changed:
             if self._closed:
                 return
-            self._closed = self._closing = True
+            self._closed = True
             self._changed.notify()
             sender = self._sender
         if sender is not None:
@@ -234,12 +233,12 @@ class StreamingTurn:
                     if not self._posting:
                         return
                     if self._pending:
-                        urgent = self._closing or self._pending_bytes >= self.max_frame_bytes
+                        urgent = self._closed or self._pending_bytes >= self.max_frame_bytes
                         wait = next_post_at - time.monotonic()
                         if urgent or wait <= 0:
                             break
                         self._changed.wait(wait)
-                    elif self._closing:
+                    elif self._closed:
                         return
                     else:
                         self._changed.wait()
