@@ -285,26 +285,39 @@ def test_disconnect_arrives_twice(deploy: Callable[..., Deployment], event) -> N
 
 def test_item_expired_by_ttl(deploy: Callable[..., Deployment]) -> None:
     stack = deploy()
-    # DynamoDB deletes expired rows lazily, so reads can still return them. Such a row
-    # names a connection that is closed: its TTL is past API Gateway's 2-hour maximum.
-    expired = int(time.time()) - 60
-    stack.dynamodb.put_item(
-        TableName=stack.connection_table,
-        Item={
-            contract.SESSION_ID: {"S": SESSION},
-            contract.CONNECTION_ID: {"S": "ExpiredConn0000="},
-            contract.TTL: {"N": str(expired)},
-        },
-    )
-    # An expired row still present: one post answers 410, the row is removed.
+
+    def expired_row() -> None:
+        # Past its TTL, so it names a connection that is closed: the TTL is 10 minutes
+        # past API Gateway's 2-hour maximum, so a live socket never has an expired row.
+        stack.dynamodb.put_item(
+            TableName=stack.connection_table,
+            Item={
+                contract.SESSION_ID: {"S": SESSION},
+                contract.CONNECTION_ID: {"S": "ExpiredConn0000="},
+                contract.TTL: {"N": str(int(time.time()) - 60)},
+            },
+        )
+
+    # Swept: DynamoDB Local runs TTL within about a second. The turn finds no row and is
+    # a quiet, complete, non-streaming turn.
+    expired_row()
+    assert eventually(lambda: stack.row() is None, timeout=60)
     assert stack.turn() == ANSWER
+    assert one(stack.logs("stream_opened"))["stopReason"] == "connection_not_found"
+
+    # Not swept yet: AWS deletes expired rows lazily (up to days later), and reads still
+    # return them. TTL is turned off to hold the row in that window.
+    stack.dynamodb.update_time_to_live(
+        TableName=stack.connection_table,
+        TimeToLiveSpecification={"Enabled": False, "AttributeName": contract.TTL},
+    )
+    expired_row()
+    assert stack.turn() == ANSWER
+    # Logged: one post answered 410, and the stale row was removed.
     closed = one(stack.logs("stream_closed"), streaming=True)
     assert closed["stopReason"] == "gone" and closed["messagesPosted"] == 0
     assert one(stack.logs("stale_connection"))["outcome"] == "removed"
     assert stack.row() is None
-    # Once the row is gone (swept by TTL or removed above): a quiet non-streaming turn.
-    assert stack.turn() == ANSWER
-    assert stack.logs("stream_opened")[-1]["stopReason"] == "connection_not_found"
 
 
 # --- presigned connect URLs ---------------------------------------------------------------
