@@ -80,6 +80,7 @@ class LambdaFunction:
         self._handler: Callable[[Any, Any], Any] | None = None
         self._init_lock = threading.Lock()
         self._code_dir: Path | None = None
+        self._module_name: str | None = None
         self.init_seconds: float | None = None
         # The function's own copies of the archive's packages, once initialised.
         self.private_modules: dict[str, ModuleType] = {}
@@ -115,6 +116,9 @@ class LambdaFunction:
         return self._handler
 
     def _import_handler_module(self) -> ModuleType:
+        # A failed init is retried on the next invocation, as Lambda does: lay the archive
+        # out afresh, without leaving the failed attempt's folder behind.
+        self.close()
         code_dir = Path(tempfile.mkdtemp(prefix=f"lexstream-{self.name}-"))
         for arcname, source in self.files.items():
             target = code_dir / arcname
@@ -132,6 +136,7 @@ class LambdaFunction:
         if str(code_dir) not in sys.path:
             sys.path.append(str(code_dir))
         unique = f"_lambda_{self.instance_id}_{module_name.replace('.', '_')}"
+        self._module_name = unique
         spec = importlib.util.spec_from_file_location(unique, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -152,7 +157,17 @@ class LambdaFunction:
         return module
 
     def close(self) -> None:
+        """Remove the archive's folder and its traces in sys.path and sys.modules.
+
+        Safe to call twice; the next invocation would start a new cold init.
+        """
+        self._handler = None
+        if self._module_name is not None:
+            sys.modules.pop(self._module_name, None)
+            self._module_name = None
         if self._code_dir is not None:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(self._code_dir))
             shutil.rmtree(self._code_dir, ignore_errors=True)
             self._code_dir = None
 
