@@ -170,6 +170,8 @@ def test_command_serves_the_page_and_stops_cleanly_on_sigterm():
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_a_second_embedded_dynamodb_in_one_process_is_refused(make_stack):
