@@ -21,7 +21,7 @@ from functions.lexstream_runtime import contract
 from functions.lexstream_runtime.lex import close_response
 from functions.lexstream_runtime.streaming import StreamingTurn, open_stream, utf8_frames
 from local_stack.gateway import LocalGateway
-from tests.conftest import WebSocketClient
+from tests.conftest import WebSocketClient, fake_aws_session
 from tests.functions.raw_socket import RawWebSocket
 from tests.functions.waiting import eventually
 
@@ -117,6 +117,25 @@ def test_the_helper_streams_every_chunk_in_order_and_closes_with_the_full_text(l
     # Coalesced: a few messages per second instead of one billed message per token.
     assert stream.stats.messages_posted <= len(chunks) // 5
     assert stream.stats.bytes_posted == len(full.encode())
+
+
+def test_the_connection_is_looked_up_once_per_turn(live, dynamodb_local):
+    session = live()
+    # A client of its own on DynamoDB Local, counting the GetItem calls it really sends.
+    counted = fake_aws_session().client("dynamodb", endpoint_url=dynamodb_local)
+    lookups: list[str] = []
+    counted.meta.events.register(
+        "before-call.dynamodb.GetItem", lambda **kwargs: lookups.append("GetItem")
+    )
+
+    with open_stream(session.event, dynamodb=counted, flush_interval_s=0) as stream:
+        for chunk in model_chunks(50):
+            stream.write(chunk)
+            time.sleep(0.002)
+
+    assert session.client.wait_for(lambda c: c.text == "".join(model_chunks(50)))
+    assert stream.stats.messages_posted > 1
+    assert lookups == ["GetItem"]
 
 
 def test_the_first_text_is_posted_at_once_and_the_rest_when_the_turn_closes(live):
