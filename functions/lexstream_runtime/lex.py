@@ -44,8 +44,9 @@ def close_response(
         content_type: "CustomPayload" (default, as the Lex Web UI's reference fulfillment
             uses), "PlainText" or "SSML".
         fulfillment_state: the intent's final state, "Fulfilled" (default) or "Failed".
-        session_attributes: the attributes to keep. Default: the event's own, unchanged,
-            so the Web UI's streaming attributes survive into the next turn.
+        session_attributes: the attributes to keep, strings to strings. Default: the
+            event's own, unchanged, so the Web UI's streaming attributes survive into the
+            next turn.
     """
     if content_type not in CONTENT_TYPES:
         raise ValueError(f"content_type {content_type!r} is not one of {', '.join(CONTENT_TYPES)}")
@@ -55,9 +56,21 @@ def close_response(
         )
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__}")
-    kept = attributes_of(event) if session_attributes is None else session_attributes
+    if session_attributes is None:
+        kept = attributes_of(event)  # as Lex sent them: strings already
+    else:
+        kept = dict(session_attributes)
+        # Lex V2 takes session attributes as a map of strings only: any other value makes
+        # it reject the whole response and fail the turn, so refuse it here, by name.
+        for key, value in kept.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(
+                    f"session attribute {key!r} must map a str to a str (Lex V2 accepts "
+                    f"only strings), got {type(value).__name__}; convert it, e.g. with "
+                    "json.dumps"
+                )
     state: dict[str, Any] = {
-        "sessionAttributes": dict(kept),
+        "sessionAttributes": kept,
         "dialogAction": {"type": "Close"},
     }
     intent = _mapping(session_state(event).get("intent"))

@@ -393,6 +393,17 @@ def test_close_response_defaults_to_custom_payload_and_rejects_unknown_content_t
         close_response(lex_event, "x", fulfillment_state="Done")
 
 
+def test_close_response_keeps_given_attributes_and_refuses_values_lex_would_reject(event):
+    lex_event = event("lexv2-fulfillment-streaming")
+    given_attributes = {**lex_event["sessionState"]["sessionAttributes"], "topic": "streaming"}
+
+    response = close_response(lex_event, "x", session_attributes=given_attributes)
+
+    assert response["sessionState"]["sessionAttributes"] == given_attributes
+    with pytest.raises(TypeError, match=r"session attribute 'turns' .* got int"):
+        close_response(lex_event, "x", session_attributes={"turns": 3})
+
+
 def test_close_response_without_text_sends_no_message(event):
     assert "messages" not in close_response(event("lexv2-fulfillment-plain"), "")
 
