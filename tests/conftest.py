@@ -228,8 +228,10 @@ def _ended_after_the_test(
         return thing
 
     yield make
-    for thing in started:
-        getattr(thing, end)()
+    # Newest first, and every one of them even when an earlier one fails to stop.
+    with contextlib.ExitStack() as stopping:
+        for thing in started:
+            stopping.callback(getattr(thing, end))
 
 
 @pytest.fixture
