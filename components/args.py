@@ -28,9 +28,19 @@ CLOUDWATCH_RETENTION_DAYS = (
 STAGE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # IAM role names (not ARNs, not paths).
 ROLE_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,64}")
-# Component names become the prefix of every physical name (Lambda function names are at
-# most 64 characters and the provider appends an 8-character suffix).
-COMPONENT_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+# Component names become the prefix of every physical name.
+COMPONENT_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+COMPONENT_NAME_MAX = 40
+# AWS caps IAM role and Lambda function names at 64 characters, and the provider names each
+# child `{component}-{suffix}` plus a separator and 7 random characters. These are the
+# longest such children, each deployed only when its argument is on (None: always).
+AUTONAME_LIMIT = 64
+AUTONAME_RANDOM_SUFFIX = 8
+LONGEST_CHILD_SUFFIXES = {
+    None: "disconnect-role",
+    "example_fulfillment": "bedrock-fulfillment-role",
+    "manage_api_gateway_account": "apigateway-cloudwatch-role",
+}
 # Bedrock model ids such as `amazon.nova-lite-v1:0` or, with a cross-Region inference
 # profile, `us.anthropic.claude-3-5-haiku-20241022-v1:0`.
 MODEL_ID_PATTERN = re.compile(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+")
@@ -361,11 +371,28 @@ def _require_tags(tags: Mapping[str, str]) -> None:
             )
 
 
-def require_component_name(name: str) -> None:
-    """Check a StreamingBackend's name, which prefixes every physical name it creates."""
+def require_component_name(name: str, args: StreamingBackendArgs) -> None:
+    """Check a StreamingBackend's name, which prefixes every physical name it creates, against
+    the longest child name that `args` deploys."""
     if not isinstance(name, str) or not COMPONENT_NAME_PATTERN.fullmatch(name):
         raise InvalidArgumentError(
             "name",
-            "must start with a letter and have at most 40 letters, digits, hyphens or underscores, "
+            "must start with a letter and have only letters, digits, hyphens or underscores, "
             f"because it prefixes Lambda and IAM names (got {name!r})",
+        )
+    longest = max(
+        (
+            suffix
+            for argument, suffix in LONGEST_CHILD_SUFFIXES.items()
+            if argument is None or getattr(args, argument)
+        ),
+        key=len,
+    )
+    maximum = min(COMPONENT_NAME_MAX, AUTONAME_LIMIT - AUTONAME_RANDOM_SUFFIX - len(longest) - 1)
+    if len(name) > maximum:
+        raise InvalidArgumentError(
+            "name",
+            f"must have at most {maximum} characters with these arguments, because the child "
+            f"{name}-{longest} gets {AUTONAME_RANDOM_SUFFIX} random characters appended and AWS "
+            f"allows {AUTONAME_LIMIT} (got {len(name)} characters: {name!r})",
         )

@@ -44,12 +44,14 @@ class StreamingBackend(pulumi.ComponentResource):
         args: StreamingBackendArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`name` (1-40 letters, digits, hyphens) prefixes every child's name; `args`
+        """`name` (a letter, then letters, digits, hyphens or underscores: at most 40, 31 with
+        `example_fulfillment`, 29 with `manage_api_gateway_account`, so that every IAM role
+        and function name fits AWS's 64 characters) prefixes every child's name; `args`
         defaults to `StreamingBackendArgs()`."""
-        require_component_name(name)
         args = args if args is not None else StreamingBackendArgs()
         if not isinstance(args, StreamingBackendArgs):
             raise TypeError(f"args must be a StreamingBackendArgs, got {type(args).__name__}")
+        require_component_name(name, args)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self.args = args
 

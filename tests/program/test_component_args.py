@@ -127,6 +127,31 @@ def test_a_bad_component_name_fails_before_anything_is_created(tmp_path: Path) -
         run_program(program, "dev", stack_config("dev"))
 
 
+@pytest.mark.parametrize(
+    ("arguments", "maximum"),
+    [
+        ("", 40),
+        ("example_fulfillment=ExampleFulfillmentArgs()", 31),
+        ("example_fulfillment=ExampleFulfillmentArgs(), manage_api_gateway_account=True", 29),
+    ],
+)
+def test_the_longest_accepted_name_fits_every_aws_name_limit(
+    tmp_path: Path, arguments: str, maximum: int
+) -> None:
+    # The mocks refuse IAM role and Lambda function names beyond AWS's 64 characters, as the
+    # provider's auto-naming would at preview; the name check must refuse them first.
+    program = tmp_path / "longest_name.py"
+    program.write_text(
+        "from components import ExampleFulfillmentArgs, StreamingBackend, StreamingBackendArgs\n"
+        f"StreamingBackend({'n' * maximum!r}, StreamingBackendArgs({arguments}))\n"
+    )
+    record = run_program(program, "dev", stack_config("dev"))
+    assert max(len(r.outputs["name"]) for r in record.of_type(v.ROLE)) <= 64
+    program.write_text(program.read_text().replace("n" * maximum, "n" * (maximum + 1)))
+    with pytest.raises(StackProgramError, match=rf"^name must have at most {maximum} characters"):
+        run_program(program, "dev", stack_config("dev"))
+
+
 PROVIDER_PROGRAM = """
     import pulumi
     import pulumi_aws as aws
