@@ -122,8 +122,8 @@ class ExampleFulfillmentArgs:
     """The optional Bedrock example fulfillment function."""
 
     model_id: str = "amazon.nova-lite-v1:0"
-    """Bedrock model id, or a cross-Region inference profile id (`us.`, `eu.`, `apac.`,
-    `global.` … prefix). Default `amazon.nova-lite-v1:0`."""
+    """Bedrock model id, or a cross-Region inference profile id (`us.`, `us-gov.`, `eu.`,
+    `apac.`, `jp.`, `au.`, `ca.` or `global.` prefix). Default `amazon.nova-lite-v1:0`."""
 
     system_prompt: str = "You are a helpful assistant. Answer briefly and plainly."
     """System prompt sent with every turn; at most 3 KB (Lambda's 4 KB environment cap)."""

@@ -17,8 +17,10 @@ from .lambda_function import LexstreamFunction
 # with whatever it has) inside that.
 EXAMPLE_TIMEOUT_SECONDS = 29
 INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
-# Cross-Region inference profile ids are a geography prefix plus the model id.
-INFERENCE_PROFILE_PREFIXES = ("us", "us-gov", "eu", "apac", "jp", "au", "global")
+# Cross-Region inference profile ids are a geography prefix plus the model id; `ca` is the
+# Canada geography that Bedrock added in 2025. A prefix missing here would be taken for a
+# model provider and the role would be denied the model at run time.
+INFERENCE_PROFILE_PREFIXES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
 
 
 def bedrock_statements(ctx: AwsContext, model_id: str) -> list[dict[str, object]]:

@@ -97,6 +97,7 @@ def test_example_may_invoke_exactly_its_foundation_model() -> None:
     [
         ("us.amazon.nova-lite-v1:0", "us-east-1", "aws"),
         ("eu.anthropic.claude-3-haiku-20240307-v1:0", "eu-west-1", "aws"),
+        ("ca.anthropic.claude-sonnet-4-5-20250929-v1:0", "ca-central-1", "aws"),
     ],
 )
 def test_example_may_use_the_model_only_through_its_inference_profile(
