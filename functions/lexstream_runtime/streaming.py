@@ -47,6 +47,10 @@ DEFAULT_MAX_RETRIES = 3
 DEFAULT_RETRY_BACKOFF_S = 0.05
 # How long close() waits for the last posts by default; a Lex turn has ~30 s in all.
 DEFAULT_CLOSE_TIMEOUT_S = 5.0
+# A sender with nothing to post ends after this long (the next write starts another), so
+# a turn that is never closed cannot leave a thread behind in a warm Lambda environment
+# for every invocation until thread creation fails. Longer than Lex's ~30 s turn.
+SENDER_IDLE_EXIT_S = 60.0
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _GONE = "GoneException"
@@ -240,8 +244,9 @@ class StreamingTurn:
                         self._changed.wait(wait)
                     elif self._closed:
                         return
-                    else:
-                        self._changed.wait()
+                    elif not self._changed.wait(SENDER_IDLE_EXIT_S) and not self._pending:
+                        self._sender = None
+                        return
                 text = "".join(self._pending)
                 self._pending.clear()
                 self._pending_bytes = 0

@@ -7,6 +7,7 @@ events, with the session attributes pointing at that gateway and table.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.lexstream_runtime import contract
+from functions.lexstream_runtime import contract, streaming
 from functions.lexstream_runtime.lex import close_response
 from functions.lexstream_runtime.streaming import StreamingTurn, open_stream, utf8_frames
 from local_stack.gateway import LocalGateway
@@ -169,6 +170,26 @@ def test_writes_never_wait_for_a_post_in_flight(live):
     assert posted_while_writing == 0
     assert session.client.wait_for(lambda c: c.text == "first " + "".join(model_chunks(50)))
     assert stream.stats.messages_posted == 2
+
+
+def senders() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "lexstream-sender"}
+
+
+def test_a_turn_never_closed_leaves_no_sender_thread_behind(live, monkeypatch):
+    monkeypatch.setattr(streaming, "SENDER_IDLE_EXIT_S", 0.2)
+    session = live()
+    others = senders()
+    stream = session.open(flush_interval_s=0)
+
+    stream.write("Written, ")
+    assert session.client.wait_for(lambda c: c.text == "Written, ")
+    assert eventually(lambda: not senders() - others)
+
+    # A later write starts posting again, and that sender ends too.
+    stream.write("then more.")
+    assert session.client.wait_for(lambda c: c.text == "Written, then more.")
+    assert eventually(lambda: not senders() - others)
 
 
 def test_an_oversized_chunk_is_split_below_32_kb_on_character_boundaries(live):
