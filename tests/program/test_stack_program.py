@@ -334,7 +334,14 @@ def test_helper_layer_publishes_the_runtime_package(record: StackRecord) -> None
     archive = layer.inputs["code"]["archive"]
     assert archive == {k: str(p) for k, p in layout.layer_files().items()}
     assert "python/lexstream_runtime/streaming.py" in archive
-    assert layer.inputs["compatibleRuntimes"] == [v.function(record, "connect").inputs["runtime"]]
+    # Offered to fulfillment functions on every supported Python the helper runs on
+    # (3.11 and later), including the one the component's own functions use.
+    runtimes = layer.inputs["compatibleRuntimes"]
+    assert v.function(record, "connect").inputs["runtime"] in runtimes
+    assert sorted(runtimes, key=lambda r: int(r.split(".")[1])) == [
+        f"python3.{minor}" for minor in range(11, 11 + len(runtimes))
+    ]
+    assert layer.inputs["compatibleArchitectures"] == ["arm64", "x86_64"]
     assert record.exports["helper_layer_arn"] == layer.outputs["arn"]
 
 
