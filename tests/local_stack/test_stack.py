@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ from local_stack_helpers import ChatSession, generated
 
 from functions.lexstream_runtime import contract
 from local_stack.stack import LocalStack
+from tests.functions.waiting import eventually
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,3 +153,28 @@ def test_tables_have_exactly_the_component_schema(iam_stack):
     ]
     ttl = client.describe_time_to_live(TableName=iam_stack.settings.connection_table)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == contract.TTL
+
+
+def test_the_terminal_shows_a_line_for_each_connection_turn_and_post(iam_stack, caplog):
+    async def scenario() -> ChatSession:
+        session = ChatSession(iam_stack)
+        await session.connect()
+        final = await session.ask("What does the terminal show?")
+        await session.wait_for_text(len(final))
+        await session.close()
+        return session
+
+    with caplog.at_level(logging.INFO, logger="lexstream"):
+        session = asyncio.run(scenario())
+        # The disconnect is logged once the gateway has run $disconnect.
+        assert eventually(
+            lambda: any(r.getMessage().startswith("disconnect ") for r in caplog.records)
+        )
+
+    lines = [record.getMessage() for record in caplog.records]
+    assert any(
+        line.startswith("connect ") and f"session={session.session_id}" in line for line in lines
+    )
+    assert any(line.startswith(f"turn {session.session_id}:") for line in lines)
+    posts = [line for line in lines if line.startswith("post ")]
+    assert len(posts) == len(session.frames) > 1
