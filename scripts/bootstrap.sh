@@ -11,8 +11,10 @@ log() { printf '\033[2m[setup]\033[0m %s\n' "$*" >&2; }
 ensure_uv() {
   if ! command -v uv >/dev/null 2>&1; then
     log "installing uv (the Python package manager the lock file is for)"
-    python3 -m pip install --quiet --user "uv>=0.5" >&2
-    export PATH="$HOME/.local/bin:$PATH"
+    # Debian's own python3 refuses --user installs (PEP 668) unless told otherwise.
+    python3 -m pip install --quiet --user "uv>=0.5" >&2 \
+      || python3 -m pip install --quiet --user --break-system-packages "uv>=0.5" >&2
+    export PATH="$(python3 -m site --user-base)/bin:$PATH"
   fi
 }
 
