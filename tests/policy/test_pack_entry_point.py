@@ -1,9 +1,12 @@
 """The pack as `pulumi preview --policy-pack policy` starts it: an analyzer over gRPC.
 
-The CLI runs the folder's `__main__.py`, which serves Pulumi's analyzer protocol on a
-loopback port it prints. This starts it the same way in its own process, asks it what
-it enforces, and has it judge resources recorded from the real program, one intact and
-one broken, through the same requests the engine sends. The process is stopped after.
+The CLI's `pulumi-analyzer-policy-python` shim runs `python -u -m pulumi.policy <engine>
+<pack folder>` in the pack's virtualenv, which runs the folder's `__main__.py`; that serves
+Pulumi's analyzer protocol on a loopback port it prints. This starts it the same way in its
+own process (from an unrelated directory, so nothing but the pack's own path handling makes
+its imports work), asks it what it enforces, and has it judge resources recorded from the
+real program, one intact and one broken, through the same requests the engine sends. The
+process is stopped after.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ PACK_DIR = Path(__file__).resolve().parents[2] / "policy"
 
 
 @pytest.fixture(scope="module")
-def analyzer() -> Iterator[Any]:
+def analyzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env.pop("PYTHONPATH", None)
     process = subprocess.Popen(
-        [sys.executable, "-u", str(PACK_DIR)],
-        cwd=PACK_DIR,
+        # The engine address is unused by a policy pack; the shim passes it first.
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(PACK_DIR)],
+        cwd=tmp_path_factory.mktemp("pack-cwd"),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
