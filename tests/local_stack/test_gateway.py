@@ -400,13 +400,15 @@ def test_fragmented_message_up_to_128_kb_is_delivered_and_larger_closes_with_100
 
 def test_idle_socket_is_closed_going_away_but_pings_keep_it_open(make_gateway):
     recorder = Recorder()
-    gateway = make_gateway(recorder.routes(*ALL_ROUTES), idle_timeout_s=0.6)
+    # Pings ten times as often as the idle timeout, for longer than it: a loaded machine
+    # may delay one ping a lot without the socket going idle.
+    gateway = make_gateway(recorder.routes(*ALL_ROUTES), idle_timeout_s=1.0)
 
     async def scenario() -> None:
         async with open_socket(gateway.websocket_url, autoping=True) as ws:
-            for _ in range(6):
+            for _ in range(15):
                 await ws.send_str(json.dumps({"action": contract.ROUTE_PING}))
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.1)
             assert not ws.closed
             closed = await ws.receive(timeout=10)
             assert closed.type == aiohttp.WSMsgType.CLOSE
