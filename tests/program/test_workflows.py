@@ -41,6 +41,7 @@ def test_pull_requests_preview_every_stack_and_comment() -> None:
     assert job["with"] == {
         "command": "preview",
         "stack": "${{ matrix.stack }}",
+        "environment": "${{ matrix.stack }}-preview",
         "comment-on-pr": True,
     }
     assert job["needs"] == "test"
@@ -57,6 +58,20 @@ def test_merges_to_main_update_every_stack_dev_first() -> None:
     assert sorted(updates) == stack_names()
     assert all(job["with"]["command"] == "up" for _, job in updates.values())
     assert updates["prod"][1]["needs"] == updates["dev"][0]
+
+
+def test_only_updates_run_in_the_stacks_protected_environment() -> None:
+    # A job naming an environment waits for its required reviewers (or fails its branch
+    # rules), so previews of pull requests must use other environments than `pulumi up`.
+    stack_job = _load("pulumi-stack.yml")["jobs"]["pulumi"]
+    inputs = _load("pulumi-stack.yml")["on"]["workflow_call"]["inputs"]
+    assert stack_job["environment"] == "${{ inputs.environment || inputs.stack }}"
+    assert inputs["environment"]["default"] == ""
+    preview = _load("preview.yml")["jobs"]["preview"]["with"]
+    assert preview["environment"] != preview["stack"]
+    for job in _load("deploy.yml")["jobs"].values():
+        if job.get("uses") == STACK_WORKFLOW:
+            assert "environment" not in job["with"]  # the stack's own environment
 
 
 def test_the_stack_workflow_uses_only_documented_pulumi_action_inputs() -> None:
