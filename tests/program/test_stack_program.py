@@ -139,6 +139,8 @@ def test_stage_is_named_throttled_and_access_logged_as_json(record: StackRecord)
     # following context variables are not supported"), so every one must be a WebSocket one.
     unsupported = set(fields.values()) - WEBSOCKET_ACCESS_LOG_VARIABLES
     assert not unsupported, f"not WebSocket access-log variables: {sorted(unsupported)}"
+    # API Gateway requires a request id in every access-log format.
+    assert "$context.requestId" in fields.values()
 
 
 # The access-log variables API Gateway supports for WebSocket APIs ("Configure logging for
