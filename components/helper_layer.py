@@ -8,14 +8,11 @@ from .children import Children
 from .functions_package import layout
 from .lambda_function import RUNTIME, code_archive
 
-# The helper is plain Python 3.11 with boto3 from the runtime. Lambda does not enforce a
-# layer's compatible runtimes, but the console and ListLayers offer a layer only to
-# functions whose runtime it lists, and bot fulfillment functions are often older than ours.
-COMPATIBLE_RUNTIMES = (
-    aws.lambda_.Runtime.PYTHON3D11,
-    aws.lambda_.Runtime.PYTHON3D12,
-    RUNTIME,
-)
+# The helper is plain Python (3.11 and later) with boto3 from the runtime. Lambda does not
+# enforce a layer's compatible runtimes, but the console and ListLayers offer a layer only
+# to functions whose runtime it lists, and bot fulfillment functions are often older than
+# ours. python3.11 and older run on Amazon Linux 2, which Lambda deprecated on 2026-06-30.
+COMPATIBLE_RUNTIMES = (aws.lambda_.Runtime.PYTHON3D12, RUNTIME)
 
 
 def create_helper_layer(children: Children) -> aws.lambda_.LayerVersion:

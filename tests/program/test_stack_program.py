@@ -399,13 +399,11 @@ def test_helper_layer_publishes_the_runtime_package(record: StackRecord) -> None
     archive = layer.inputs["code"]["archive"]
     assert archive == {k: str(p) for k, p in layout.layer_files().items()}
     assert "python/lexstream_runtime/streaming.py" in archive
-    # Offered to fulfillment functions on every supported Python the helper runs on
-    # (3.11 and later), including the one the component's own functions use.
+    # Offered to fulfillment functions on every Python runtime Lambda still supports (3.12
+    # and later; the AL2 ones, 3.11 and older, are deprecated), up to the component's own.
     runtimes = layer.inputs["compatibleRuntimes"]
-    assert v.function(record, "connect").inputs["runtime"] in runtimes
-    assert sorted(runtimes, key=lambda r: int(r.split(".")[1])) == [
-        f"python3.{minor}" for minor in range(11, 11 + len(runtimes))
-    ]
+    assert runtimes[-1] == v.function(record, "connect").inputs["runtime"]
+    assert runtimes == [f"python3.{minor}" for minor in range(12, 12 + len(runtimes))]
     assert layer.inputs["compatibleArchitectures"] == ["arm64", "x86_64"]
     assert record.exports["helper_layer_arn"] == layer.outputs["arn"]
 
