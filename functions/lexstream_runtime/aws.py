@@ -7,6 +7,7 @@ variables, which is how the local stack points these clients at loopback servers
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import boto3
@@ -26,7 +27,11 @@ _ROUTE_CONFIG = Config(
 # botocore must not add hidden retries on top; a post normally takes milliseconds.
 _POST_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 1})
 
-_management_clients: dict[str, Any] = {}
+# The callback URL comes from the browser (a session attribute), so a client could name
+# a new one every turn: keep only the most recently used few, or a warm function would
+# grow by one boto3 client per URL until it runs out of memory. A deployment has one.
+MAX_MANAGEMENT_CLIENTS = 8
+_management_clients: OrderedDict[str, Any] = OrderedDict()
 _clients_lock = threading.Lock()
 _shared_dynamodb: list[Any] = []
 
@@ -53,6 +58,10 @@ def management_client(endpoint_url: str) -> Any:
                 "apigatewaymanagementapi", endpoint_url=endpoint_url, config=_POST_CONFIG
             )
             _management_clients[endpoint_url] = client
+            while len(_management_clients) > MAX_MANAGEMENT_CLIENTS:
+                _management_clients.popitem(last=False)
+        else:
+            _management_clients.move_to_end(endpoint_url)
         return client
 
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.lexstream_runtime import contract, streaming
+from functions.lexstream_runtime import aws, contract, streaming
 from functions.lexstream_runtime.lex import close_response
 from functions.lexstream_runtime.streaming import StreamingTurn, open_stream, utf8_frames
 from local_stack.gateway import LocalGateway
@@ -461,6 +461,19 @@ def test_a_callback_url_that_is_not_https_or_loopback_is_never_posted_to(event, 
 
     assert stream.stop_reason == "endpoint_invalid"
     assert stream.text == "Still answered."
+
+
+def test_callback_clients_are_reused_per_url_and_bounded_however_many_urls_clients_name():
+    first = aws.management_client("https://first.execute-api.us-east-1.amazonaws.com/Prod")
+    assert aws.management_client(first.meta.endpoint_url) is first
+
+    # The URL is browser input: a client naming a new one every turn must not grow the
+    # function's memory without bound.
+    for number in range(3 * aws.MAX_MANAGEMENT_CLIENTS):
+        aws.management_client(f"https://api{number}.execute-api.us-east-1.amazonaws.com/Prod")
+
+    assert len(aws._management_clients) == aws.MAX_MANAGEMENT_CLIENTS
+    assert aws.management_client(first.meta.endpoint_url) is not first
 
 
 def test_a_lex_event_with_a_missing_session_id_collects_quietly(live):
