@@ -114,3 +114,73 @@ def test_the_running_pack_judges_a_whole_recorded_stack(analyzer: Any) -> None:
     without_key = analyzer.AnalyzeStack(stack_request(skip_type=rules.USAGE_PLAN_KEY))
     [diagnostic] = without_key.diagnostics
     assert diagnostic.policyName == "quota-in-force" and "no API key" in diagnostic.message
+
+
+# What the engine sends for a value it cannot know before the update (pulumi_policy's
+# UNKNOWN_STRING_VALUE): every id, ARN and generated name of another resource.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def _as_in_a_first_preview(resources: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """Each resource with the inputs a first `pulumi preview` sends: every string that
+    carries another resource's id or computed output is unknown."""
+    computed = set()
+    for r in resources:
+        computed.add(r.id)
+        computed |= {
+            value
+            for key, value in r.outputs.items()
+            if isinstance(value, str) and r.inputs.get(key) != value
+        }
+    computed = {token for token in computed if len(token) >= 6}
+
+    def blank(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: blank(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [blank(v) for v in value]
+        if isinstance(value, str) and any(token in value for token in computed):
+            return UNKNOWN
+        return value
+
+    return [(r, blank(r.inputs)) for r in resources]
+
+
+def test_a_first_preview_with_unknown_values_passes_and_still_catches_an_open_connect(
+    analyzer: Any,
+) -> None:
+    # Pull requests run the pack with `pulumi preview`, before any resource exists: it must
+    # neither fail nor report what it cannot see (the framework only notes, as advisory,
+    # which policies could not run), and must still enforce what it can see.
+    mandatory = analyzer_pb2.EnforcementLevel.Value("MANDATORY")
+
+    def diagnostics(record: Any) -> list[Any]:
+        previewed = _as_in_a_first_preview(record.resources)
+        found = []
+        for r, props in previewed:
+            request = analyzer_pb2.AnalyzeRequest(
+                type=r.type_, properties=_struct(props), urn=r.urn, name=r.name
+            )
+            found += analyzer.Analyze(request).diagnostics
+        stack = analyzer_pb2.AnalyzeStackRequest(
+            resources=[
+                analyzer_pb2.AnalyzerResource(
+                    type=r.type_, properties=_struct(props), urn=r.urn, name=r.name
+                )
+                for r, props in previewed
+            ]
+        )
+        found += analyzer.AnalyzeStack(stack).diagnostics
+        unseen = [d for d in found if d.enforcementLevel != mandatory]
+        assert all("during preview" in d.message for d in unseen), unseen
+        return [d for d in found if d.enforcementLevel == mandatory]
+
+    intact = record_stack("prod")
+    previewed = {r.name: props for r, props in _as_in_a_first_preview(intact.resources)}
+    assert (
+        previewed[intact.one(rules.WEBSOCKET_STAGE).name]["accessLogSettings"]["destinationArn"]
+        == UNKNOWN
+    )
+    assert diagnostics(intact) == []
+    open_connect = record_stack("prod", {"authMode": "none", "webUiRoleNames": []})
+    assert [d.policyName for d in diagnostics(open_connect)] == ["connect-authorized-in-production"]
