@@ -224,10 +224,11 @@ class WebSocketApi:
     def _fingerprint(self) -> pulumi.Output[str]:
         """A digest of every route's and integration's settings.
 
-        A WebSocket stage serves a frozen deployment, and API Gateway documents
-        `auto_deploy` for HTTP APIs only, so a new deployment is forced (through
-        `triggers`) whenever any route or integration changes, including when an
-        integration is replaced and gets a new id.
+        A WebSocket stage serves a frozen deployment. The stage's `auto_deploy` would let
+        API Gateway redeploy on its own, outside the plan, and leave `deployment_id`
+        drifting; instead a new deployment is forced (through `triggers`) whenever any
+        route or integration changes, including when an integration is replaced and gets
+        a new id, so `pulumi preview` shows it and the stage moves in the same update.
         """
         return pulumi.Output.json_dumps(sorted(self._settings, key=lambda s: s["route"])).apply(
             lambda text: hashlib.sha256(text.encode()).hexdigest()
