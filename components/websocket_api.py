@@ -225,8 +225,8 @@ class WebSocketApi:
         """A digest of every route's and integration's settings.
 
         A WebSocket stage serves a frozen deployment. The stage's `auto_deploy` would let
-        API Gateway redeploy on its own, outside the plan, and leave `deployment_id`
-        drifting; instead a new deployment is forced (through `triggers`) whenever any
+        API Gateway redeploy on its own, outside the plan; instead a new deployment is
+        forced (through `triggers`) whenever any
         route or integration changes, including when an integration is replaced and gets
         a new id, so `pulumi preview` shows it and the stage moves in the same update.
         """
