@@ -226,9 +226,9 @@ class WebSocketApi:
 
         A WebSocket stage serves a frozen deployment. The stage's `auto_deploy` would let
         API Gateway redeploy on its own, outside the plan; instead a new deployment is
-        forced (through `triggers`) whenever any
-        route or integration changes, including when an integration is replaced and gets
-        a new id, so `pulumi preview` shows it and the stage moves in the same update.
+        forced (through `triggers`) whenever any route or integration changes, including
+        when an integration is replaced and gets a new id, so `pulumi preview` shows it
+        and the stage moves in the same update.
         """
         return pulumi.Output.json_dumps(sorted(self._settings, key=lambda s: s["route"])).apply(
             lambda text: hashlib.sha256(text.encode()).hexdigest()
