@@ -2,9 +2,17 @@
 
 import pulumi
 
-from components import StreamingBackend, read_stack_args
+from components import InvalidArgumentError, StackConfigError, StreamingBackend, read_stack_args
 
-backend = StreamingBackend(f"lexstream-{pulumi.get_stack()}", read_stack_args())
+args = read_stack_args()
+name = f"lexstream-{pulumi.get_stack()}"
+try:
+    backend = StreamingBackend(name, args)
+except InvalidArgumentError as error:
+    if error.argument != "name":
+        raise
+    # The component's name is the stack's: say so, without a Python traceback.
+    raise StackConfigError(f"the stack name {pulumi.get_stack()!r} is too long: {error}") from None
 
 pulumi.export("websocket_url", backend.websocket_url)
 pulumi.export("callback_url", backend.callback_url)

@@ -9,11 +9,13 @@ from components import ExampleFulfillmentArgs, StackConfigError, StreamingBacken
 from components.stack_config import CONFIG_KEYS, stack_args_from_values
 
 from .harness import (
+    PROGRAM,
     PROJECT_FILE,
     StackProgramError,
     config_string,
     project_config_defaults,
     record_stack,
+    run_program,
     stack_config,
 )
 
@@ -110,3 +112,14 @@ def test_an_empty_alias_arn_means_no_bot_yet() -> None:
 def test_array_config_must_be_a_list_of_names() -> None:
     with pytest.raises(StackConfigError, match=r"lexstream:webUiRoleNames must be a list"):
         stack_args_from_values({"webUiRoleNames": '{"role": "x"}'})
+
+
+def test_a_stack_name_too_long_for_aws_names_is_a_config_error_naming_the_stack() -> None:
+    # dev deploys the example, whose role name leaves 31 characters for `lexstream-<stack>`.
+    stack = "customer-support-eu"  # 19 + 10: fits
+    assert run_program(PROGRAM, stack, stack_config("dev")).exports["websocket_url"]
+    with pytest.raises(StackProgramError) as failure:
+        run_program(PROGRAM, stack + "-west", stack_config("dev"))
+    assert failure.value.error_type == "StackConfigError"
+    assert str(failure.value).startswith(f"the stack name '{stack}-west' is too long: ")
+    assert "at most 31 characters" in str(failure.value)
