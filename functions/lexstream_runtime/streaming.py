@@ -20,10 +20,11 @@ message per token. Order is kept (one sender, one post at a time) and every fram
 below API Gateway's 32 KB frame limit, cut on UTF-8 character boundaries.
 
 Faults never fail the turn: GoneException (the browser left) stops posting and removes
-the stale row if it still names this connection; LimitExceededException (the client's
-buffer is full) is retried a bounded number of times with exponential backoff, then
-posting stops; any other post error stops posting. Text keeps being collected in every
-case, so the final Lex response is always complete.
+the stale row if it still names this connection (a first post that gets it is tried once
+more after a pause, because API Gateway also answers it while $connect is still running);
+LimitExceededException (the client's buffer is full) is retried a bounded number of
+times with exponential backoff, then posting stops; any other post error stops posting.
+Text keeps being collected in every case, so the final Lex response is always complete.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ DEFAULT_FLUSH_INTERVAL_S = 0.12
 DEFAULT_MAX_FRAME_BYTES = contract.MAX_FRAME_BYTES - 1024
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_RETRY_BACKOFF_S = 0.05
+# API Gateway answers 410 to posts until $connect has returned, and $connect writes the row
+# before it returns: a turn that finds a row that new must not take that 410 for a tab
+# that left (and delete the fresh row). A first post that gets 410 is tried once more
+# after this pause; a connection is established milliseconds after $connect returns.
+DEFAULT_GONE_RECHECK_S = 0.25
 # How long close() waits for the last posts by default; a Lex turn has ~30 s in all.
 DEFAULT_CLOSE_TIMEOUT_S = 5.0
 # A sender with nothing to post ends after this long (the next write starts another), so
@@ -116,6 +122,8 @@ class StreamingTurn:
         max_frame_bytes: largest frame posted, in UTF-8 bytes. Default 31 KB.
         max_retries: retries of one post after LimitExceededException. Default 3.
         retry_backoff_s: first retry delay, doubled for each further retry. Default 0.05.
+        gone_recheck_s: pause before the one retry of a first post that got 410 (the
+            connection may not be established yet); 0 gives up at once. Default 0.25.
         reason: why streaming is off, for the log (set by open_stream). Default "".
     """
 
@@ -129,6 +137,7 @@ class StreamingTurn:
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S,
+        gone_recheck_s: float = DEFAULT_GONE_RECHECK_S,
         reason: str = "",
     ) -> None:
         if flush_interval_s < 0:
@@ -138,13 +147,14 @@ class StreamingTurn:
                 f"max_frame_bytes must be from 4 to {contract.MAX_FRAME_BYTES - 1}, "
                 f"got {max_frame_bytes!r}"
             )
-        if max_retries < 0 or retry_backoff_s < 0:
-            raise ValueError("max_retries and retry_backoff_s must be >= 0")
+        if max_retries < 0 or retry_backoff_s < 0 or gone_recheck_s < 0:
+            raise ValueError("max_retries, retry_backoff_s and gone_recheck_s must be >= 0")
         self.target = target
         self.flush_interval_s = flush_interval_s
         self.max_frame_bytes = max_frame_bytes
         self.max_retries = max_retries
         self.retry_backoff_s = retry_backoff_s
+        self.gone_recheck_s = gone_recheck_s
         self.stats = StreamStats()
         self.stop_reason: str | None = None if target is not None else (reason or "off")
         self._management = management_client
@@ -257,7 +267,9 @@ class StreamingTurn:
 
     def _post(self, frame: bytes) -> bool:
         assert self.target is not None
-        for attempt in range(self.max_retries + 1):
+        attempt = 0  # throttled retries so far
+        rechecked = False
+        while True:
             if self._abandoned.is_set():
                 return False
             with self._changed:
@@ -268,7 +280,13 @@ class StreamingTurn:
                 )
             except aws.AWS_ERRORS as error:
                 code, status = aws.error_code(error), aws.http_status(error)
-                if code == _GONE or status == 410:
+                gone = code == _GONE or status == 410
+                if gone and not rechecked and self.gone_recheck_s and not self._delivered():
+                    rechecked = True
+                    if self._abandoned.wait(self.gone_recheck_s):
+                        return False
+                    continue
+                if gone:
                     self._stop("gone")
                     self._forget_connection()
                     return False
@@ -277,6 +295,7 @@ class StreamingTurn:
                         self.stats.retries += 1
                     if self._abandoned.wait(self.retry_backoff_s * 2**attempt):
                         return False
+                    attempt += 1
                     continue
                 with self._changed:
                     self.stats.failed_posts += 1
@@ -290,7 +309,11 @@ class StreamingTurn:
                 if self.stats.first_post_at is None:
                     self.stats.first_post_at = now
             return True
-        return False
+
+    def _delivered(self) -> bool:
+        """Whether a post of this turn has reached the connection (so it was established)."""
+        with self._changed:
+            return self.stats.messages_posted > 0
 
     def _stop(self, reason: str) -> None:
         with self._changed:
@@ -404,7 +427,7 @@ def open_stream(event: Mapping[str, Any], *, dynamodb: Any = None, **options: An
         dynamodb: boto3 DynamoDB client for the lookup. Default: a shared client (its
             endpoint follows AWS_ENDPOINT_URL_DYNAMODB when set).
         options: StreamingTurn's keyword arguments (flush_interval_s, max_frame_bytes,
-            max_retries, retry_backoff_s, management_client).
+            max_retries, retry_backoff_s, gone_recheck_s, management_client).
     """
     if not isinstance(event, Mapping):
         raise TypeError(

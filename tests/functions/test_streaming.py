@@ -310,6 +310,53 @@ def test_a_gone_connection_does_not_remove_the_row_of_a_newer_tab(
     assert newer_tab.frames == []
 
 
+def test_a_first_post_racing_the_connect_is_retried_instead_of_dropping_the_fresh_row(
+    routes, make_gateway, open_socket, event, connection_table, connection_item, dynamodb
+):
+    functions = routes()
+    connect = functions[contract.ROUTE_CONNECT]
+    release = threading.Event()
+
+    def connect_still_running(connect_event: dict[str, Any]) -> dict[str, Any]:
+        # The row is written; until $connect returns, posts get 410, as on AWS.
+        response = connect(connect_event)
+        release.wait(30)
+        return response
+
+    functions[contract.ROUTE_CONNECT] = connect_still_running
+    gateway = make_gateway(functions)
+    opened: list[WebSocketClient] = []
+    opener = threading.Thread(target=lambda: opened.append(open_socket(connect_url(gateway))))
+    opener.start()
+    assert eventually(lambda: connection_item(SESSION) is not None)
+
+    lex_event = streaming_event(event, gateway, connection_table)
+    stream = open_stream(lex_event, dynamodb=dynamodb, gone_recheck_s=2.0)
+    stream.write("Hello")
+    assert eventually(lambda: gateway.counters.post_errors.get("GoneException") == 1)
+    release.set()
+    opener.join(30)
+    stream.write(", world")
+    stream.close(timeout_s=30)
+
+    (browser,) = opened
+    assert browser.wait_for(lambda c: c.text == "Hello, world")
+    assert stream.stop_reason is None
+    assert connection_item(SESSION) is not None
+
+
+def test_a_connection_gone_for_good_is_given_up_after_one_recheck(live):
+    session = live(with_disconnect=False)
+    session.client.close()
+    assert eventually(lambda: not session.gateway.open_connection_ids())
+
+    with session.open(gone_recheck_s=0.05) as stream:
+        stream.write("Nobody reads this.")
+
+    assert stream.stop_reason == "gone"
+    assert session.gateway.counters.post_errors == {"GoneException": 2}
+
+
 def _raw_client(session_gateway: LocalGateway) -> RawWebSocket:
     path = f"/{session_gateway.stage}?{contract.CONNECT_QUERY_PARAMETER}={quote(SESSION)}"
     return RawWebSocket("127.0.0.1", session_gateway.port, path)
