@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pulumi
 import pulumi_aws as aws
 
 from .children import Children
-from .iam import document, statement
+from .iam import AttachedPolicy, statement
 from .websocket_api import WebSocketApi
 
 MANAGE_CONNECTIONS_METHODS = ("POST", "GET", "DELETE")
@@ -32,7 +31,7 @@ def fulfillment_statements(table: aws.dynamodb.Table, api: WebSocketApi) -> list
     ]
 
 
-class FulfillmentPolicy:
+class FulfillmentPolicy(AttachedPolicy):
     """The managed policy, attached to the given role names."""
 
     def __init__(
@@ -43,22 +42,12 @@ class FulfillmentPolicy:
         api: WebSocketApi,
         role_names: Sequence[str],
     ) -> None:
-        self.policy = children.create(
-            "fulfillment_policy",
-            aws.iam.Policy,
-            "fulfillment-policy",
+        super().__init__(
+            children,
+            part="fulfillment_policy",
+            policy_name="fulfillment-policy",
+            attachment_prefix="fulfillment",
             description="Stream Lex fulfillment responses to Lex Web UI clients",
-            policy=document(fulfillment_statements(table, api)),
-            tags=children.tags,
+            statements=fulfillment_statements(table, api),
+            role_names=role_names,
         )
-        self.attachments = [
-            children.create(
-                "fulfillment_policy",
-                aws.iam.RolePolicyAttachment,
-                f"fulfillment-{role_name}",
-                role=role_name,
-                policy_arn=self.policy.arn,
-            )
-            for role_name in role_names
-        ]
-        self.arn: pulumi.Output[str] = self.policy.arn
