@@ -1,18 +1,40 @@
-"""boto3 clients with timeouts and retries sized for API Gateway's and Lex's time limits.
+"""botocore clients with timeouts and retries sized for API Gateway's and Lex's time limits.
 
 Endpoints are never set here: botocore reads the standard `AWS_ENDPOINT_URL_<SERVICE>`
 variables, which is how the local stack points these clients at loopback servers.
+
+Clients come from one process-wide botocore session with a lean model loader, because a
+client is most of a cold start: `boto3.client` costs more than `import boto3` itself.
+- botocore checks a service name by listing every model folder it ships (~400 of them,
+  twice per first client); these functions use three services, so only those are known.
+- botocore parses its JSON models into OrderedDicts, which is twice as slow as plain
+  dicts for the 1.2 MB endpoints file; dicts keep insertion order and botocore builds its
+  own ordered shapes from them.
+- botocore turns ~1 MB of JSON into ~100,000 containers for the first client, and
+  CPython's cycle collector would rescan the whole heap (all of botocore's modules)
+  many times meanwhile; it is paused while a client is built and resumes after, so
+  nothing is left uncollected, only collected once.
+- boto3 itself is not imported: its resource layer is unused here.
+The clients are botocore's own, with the same models, endpoints, credentials and retries.
 """
 
 from __future__ import annotations
 
+import gc
+import gzip
+import json
+import os
 import threading
 from collections import OrderedDict
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import JSONFileLoader, Loader
+
+# The only services the functions and the helper call.
+SERVICES = ("apigatewaymanagementapi", "bedrock-runtime", "dynamodb")
 
 # What a failed AWS call raises: a modelled error, or no answer at all (timeout, refused).
 AWS_ERRORS = (ClientError, BotoCoreError)
@@ -21,7 +43,7 @@ AWS_ERRORS = (ClientError, BotoCoreError)
 # DynamoDB call must fail well inside it, two attempts of at most 1 s + 2 s each, so the
 # client gets a clean 5xx instead of a timed-out function.
 _ROUTE_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
 )
 # Posts are retried by the streaming helper itself (bounded, with its own counters), so
 # botocore must not add hidden retries on top; a post normally takes milliseconds.
@@ -32,20 +54,78 @@ _POST_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"total_max_att
 # grow by one boto3 client per URL until it runs out of memory. A deployment has one.
 MAX_MANAGEMENT_CLIENTS = 8
 _management_clients: OrderedDict[str, Any] = OrderedDict()
-_clients_lock = threading.Lock()
+# Reentrant: the shared client is created under the lock by the function that also
+# creates every other client under it (botocore sessions are not thread-safe).
+_clients_lock = threading.RLock()
 _shared_dynamodb: list[Any] = []
+_session: list[botocore.session.Session] = []
+
+
+class _PlainJSONFileLoader(JSONFileLoader):
+    """botocore's model file loader, parsing into plain dicts (see the module docstring)."""
+
+    def load_file(self, file_path: str) -> Any:
+        # The same files in the same order as botocore: `<path>.json`, then `<path>.json.gz`.
+        for extension, open_file in ((".json", open), (".json.gz", gzip.open)):
+            try:
+                with open_file(file_path + extension, "rb") as model:
+                    return json.loads(model.read().decode("utf-8"))
+            except FileNotFoundError:
+                continue
+        return None
+
+
+class _KnownServicesLoader(Loader):
+    """botocore's loader, told which services exist instead of listing every model folder.
+
+    A name outside `services` fails as botocore fails for an unknown service
+    (UnknownServiceError, naming the known ones).
+    """
+
+    def __init__(self, services: tuple[str, ...], extra_search_paths: list[str]) -> None:
+        super().__init__(extra_search_paths=extra_search_paths, file_loader=_PlainJSONFileLoader())
+        self._services = sorted(services)
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        return list(self._services)
+
+
+def _lean_session() -> botocore.session.Session:
+    """A botocore session with the lean loader; honours AWS_DATA_PATH like botocore's own."""
+    session = botocore.session.Session()
+    data_path = session.get_config_variable("data_path")
+    extra_paths = [
+        os.path.expanduser(os.path.expandvars(path))
+        for path in (data_path or "").split(os.pathsep)
+        if path
+    ]
+    session.register_component("data_loader", _KnownServicesLoader(SERVICES, extra_paths))
+    return session
+
+
+def _client(service: str, **options: Any) -> Any:
+    with _clients_lock:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            if not _session:
+                _session.append(_lean_session())
+            return _session[0].create_client(service, **options)
+        finally:
+            if collecting:
+                gc.enable()
 
 
 def dynamodb_client() -> Any:
     """A new DynamoDB client for the route functions (create it once, at cold init)."""
-    return boto3.client("dynamodb", config=_ROUTE_CONFIG)
+    return _client("dynamodb", config=_ROUTE_CONFIG)
 
 
 def shared_dynamodb_client() -> Any:
     """One DynamoDB client per process, created on first use and then reused by every turn."""
     with _clients_lock:
         if not _shared_dynamodb:
-            _shared_dynamodb.append(boto3.client("dynamodb", config=_ROUTE_CONFIG))
+            _shared_dynamodb.append(_client("dynamodb", config=_ROUTE_CONFIG))
         return _shared_dynamodb[0]
 
 
@@ -54,7 +134,7 @@ def management_client(endpoint_url: str) -> Any:
     with _clients_lock:
         client = _management_clients.get(endpoint_url)
         if client is None:
-            client = boto3.client(
+            client = _client(
                 "apigatewaymanagementapi", endpoint_url=endpoint_url, config=_POST_CONFIG
             )
             _management_clients[endpoint_url] = client
@@ -75,7 +155,7 @@ def bedrock_runtime_client(read_timeout_s: float) -> Any:
         read_timeout=read_timeout_s,
         retries={"mode": "standard", "total_max_attempts": 2},
     )
-    return boto3.client("bedrock-runtime", config=config)
+    return _client("bedrock-runtime", config=config)
 
 
 def error_code(error: BaseException) -> str:

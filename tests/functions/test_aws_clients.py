@@ -1,0 +1,143 @@
+"""The functions' botocore clients: botocore's own models, loaded leanly, and working.
+
+The lean loader skips listing every model folder and parses into plain dicts; these
+tests prove it reads exactly what botocore's own loader reads, fails as botocore fails,
+honours AWS_DATA_PATH, and leaves the cycle collector as it found it. Calls through the
+clients against real servers are covered by every other test in this folder.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import botocore.loaders
+import pytest
+from botocore.exceptions import UnknownServiceError
+
+from functions import layout
+from functions.lexstream_runtime import aws, contract
+
+MODEL_TYPES = ("service-2", "endpoint-rule-set-1", "paginators-1")
+SHARED_DATA = ("endpoints", "partitions", "_retry", "sdk-default-configuration")
+
+
+def _same(left: object, right: object) -> bool:
+    """Equal values with the same key order (dicts keep order, as OrderedDicts do)."""
+    return json.dumps(left) == json.dumps(right)
+
+
+@pytest.mark.parametrize("service", aws.SERVICES)
+@pytest.mark.parametrize("type_name", MODEL_TYPES)
+def test_lean_loader_reads_the_same_service_models_as_botocore(service, type_name):
+    lean = aws._lean_session().get_component("data_loader")
+    reference = botocore.loaders.Loader()
+    assert _same(
+        lean.load_service_model(service, type_name),
+        reference.load_service_model(service, type_name),
+    )
+
+
+@pytest.mark.parametrize("name", SHARED_DATA)
+def test_lean_loader_reads_the_same_shared_data_as_botocore(name):
+    lean = aws._lean_session().get_component("data_loader")
+    data = lean.load_data(name)
+    assert data, f"{name} loaded empty"
+    assert _same(data, botocore.loaders.Loader().load_data(name))
+
+
+def test_a_service_the_functions_do_not_use_fails_as_botocore_fails_naming_the_known_ones():
+    session = aws._lean_session()
+    with pytest.raises(UnknownServiceError) as raised:
+        session.create_client("s3", region_name="us-east-1")
+    for service in aws.SERVICES:
+        assert service in str(raised.value)
+
+
+def test_models_on_aws_data_path_take_precedence_as_in_botocore(tmp_path, monkeypatch):
+    reference = botocore.loaders.Loader()
+    model = reference.load_service_model("apigatewaymanagementapi", "service-2")
+    model["metadata"]["apiVersion"] = "2099-01-01"
+    model["documentation"] = "<p>lexstream AWS_DATA_PATH override</p>"
+    folder = tmp_path / "apigatewaymanagementapi" / "2099-01-01"
+    folder.mkdir(parents=True)
+    (folder / "service-2.json").write_text(json.dumps(model))
+    monkeypatch.setenv("AWS_DATA_PATH", os.pathsep.join(["/nonexistent", str(tmp_path)]))
+
+    client = aws._lean_session().create_client(
+        "apigatewaymanagementapi",
+        region_name="us-east-1",
+        endpoint_url="https://abc123.execute-api.us-east-1.amazonaws.com/Prod",
+    )
+
+    assert client.meta.service_model.api_version == "2099-01-01"
+    assert client.meta.service_model.documentation == model["documentation"]
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_creating_a_client_leaves_the_cycle_collector_as_it_was(collecting):
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        client = aws.dynamodb_client()
+        assert client.meta.service_model.service_name == "dynamodb"
+        assert gc.isenabled() is collecting
+        with pytest.raises(UnknownServiceError):
+            aws._client("s3")
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_lean_clients_keep_the_timeouts_and_retries_the_functions_rely_on():
+    dynamodb = aws.dynamodb_client()
+    assert (dynamodb.meta.config.connect_timeout, dynamodb.meta.config.read_timeout) == (1, 2)
+    # botocore's `max_attempts` counts retries only; two attempts in all is what keeps a
+    # stuck table inside the route functions' 10 s timeout.
+    assert dynamodb.meta.config.retries["total_max_attempts"] == 2
+    bedrock = aws.bedrock_runtime_client(read_timeout_s=25.0)
+    assert bedrock.meta.config.read_timeout == 25.0
+    assert bedrock.meta.config.retries["total_max_attempts"] == 2
+    post = aws.management_client("https://abc123.execute-api.us-east-1.amazonaws.com/Prod")
+    assert post.meta.config.retries["total_max_attempts"] == 1
+    assert post.meta.endpoint_url == "https://abc123.execute-api.us-east-1.amazonaws.com/Prod"
+
+
+@pytest.mark.parametrize("name", layout.FUNCTION_NAMES)
+def test_a_function_loads_without_boto3(name, tmp_path):
+    """The cold start saves boto3's own import: only botocore is loaded."""
+    for arcname, source in layout.function_files(name).items():
+        target = tmp_path / arcname
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+    module_name = contract.HANDLERS[name].rsplit(".", 1)[0]
+    probe = (
+        "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
+        "importlib.import_module(sys.argv[2]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore'))[:1],"
+        " 'boto3' in sys.modules)"
+    )
+    environment = {
+        **os.environ,
+        contract.ENV_CONNECTION_TABLE: "connections",
+        contract.ENV_QUOTA_TABLE: "quota",
+        contract.ENV_QUOTA_LIMIT: "10",
+        contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
+        contract.ENV_AUTH_MODE: contract.AUTH_NONE,
+        contract.ENV_MODEL_ID: "amazon.nova-lite-v1:0",
+        contract.ENV_MAX_TOKENS: "64",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(Path(tmp_path)), module_name],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["['botocore']", "False"]
