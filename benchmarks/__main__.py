@@ -123,7 +123,7 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
             chunks_per_session=args.session_chunks or (50 if quick else 100),
             chunks_per_second=rate,
         ),
-        "cold_start": lambda: cold_start.run(repeat=args.repeat or (3 if quick else 7)),
+        "cold_start": lambda: cold_start.run(repeat=args.repeat or (3 if quick else 11)),
         "program": lambda: program_eval.run(repeat=args.repeat or (1 if quick else 3)),
     }
     return {name: steps[name] for name in BENCHMARKS if name in args.only}

@@ -150,6 +150,21 @@ def _cold_start(section: dict[str, Any]) -> list[str]:
         "over boto3 + one client",
     )
     lines += _table(header, rows)
+    lines += [
+        "",
+        "Where a function's init goes: one DynamoDB client, from a fresh interpreter.",
+        "",
+    ]
+    with_client = section["baseline_with_client_ms"]
+    client_rows = [
+        (label, _ms(ms), f"{ms / with_client:.2f}")
+        for label, ms in (
+            ('`import boto3` + `boto3.client("dynamodb")`', with_client),
+            ("lexstream: lean botocore session + `dynamodb_client()`", section["lean_client_ms"]),
+            ("bare `import boto3` (the baseline)", section["baseline_ms"]),
+        )
+    ]
+    lines += _table(("client path", "time", "/ boto3 + one client"), client_rows)
     return lines
 
 

@@ -99,6 +99,12 @@ def test_cold_start_covers_every_shipped_function_with_its_real_archive(
         assert entry["init_ms"] > 0
         assert isinstance(entry["init_target_met"], bool)
     assert cold["baseline_ms"] > 0
+    # Both client paths really built a client in their fresh interpreters.
+    assert cold["baseline_with_client_ms"] > 0 and cold["lean_client_ms"] > 0
+    assert cold["lean_client_ratio"] == pytest.approx(
+        cold["lean_client_ms"] / cold["baseline_with_client_ms"], rel=0.01
+    )
+    assert "lean botocore session" in tiny_run[1]
 
 
 def test_program_evaluation_runs_every_stack_file(tiny_run: tuple[dict[str, Any], str]) -> None:
