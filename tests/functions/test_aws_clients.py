@@ -11,13 +11,16 @@ from __future__ import annotations
 import gc
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import botocore.loaders
 import pytest
-from botocore.exceptions import UnknownServiceError
+from botocore.exceptions import ReadTimeoutError, UnknownServiceError
 
 from functions import layout
 from functions.lexstream_runtime import aws, contract
@@ -105,6 +108,60 @@ def test_lean_clients_keep_the_timeouts_and_retries_the_functions_rely_on():
     post = aws.management_client("https://abc123.execute-api.us-east-1.amazonaws.com/Prod")
     assert post.meta.config.retries["total_max_attempts"] == 1
     assert post.meta.endpoint_url == "https://abc123.execute-api.us-east-1.amazonaws.com/Prod"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[tuple[int, list[bytes]]]:
+    """A loopback HTTP server that reads every request and never answers:
+    (port, request lines received)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    requests: list[bytes] = []
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def read(connection: socket.socket) -> None:
+        connection.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                data = connection.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            requests.extend(line for line in data.split(b"\r\n") if line.startswith(b"POST "))
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(connection)
+            threading.Thread(target=read, args=(connection,), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1], requests
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def test_a_stuck_table_is_asked_twice_then_the_route_call_fails(silent_server, monkeypatch):
+    """Two attempts of a 2 s read each keep a stuck DynamoDB inside the 10 s route timeout."""
+    port, requests = silent_server
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{port}")
+    client = aws.dynamodb_client()
+    with pytest.raises(ReadTimeoutError):
+        client.get_item(TableName="connections", Key={"sessionId": {"S": "s"}})
+    assert len(requests) == 2
 
 
 @pytest.mark.parametrize("name", layout.FUNCTION_NAMES)
