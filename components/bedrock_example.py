@@ -62,12 +62,15 @@ class BedrockExample:
         example: ExampleFulfillmentArgs,
         *,
         fulfillment: FulfillmentPolicy,
+        callback_url: pulumi.Input[str],
         log_retention_days: int,
     ) -> None:
         self.lambda_function = LexstreamFunction(
             children,
             "bedrock_fulfillment",
             environment={
+                # The browser names the URL to post to; the example posts only to its own API.
+                contract.ENV_CALLBACK_URL: callback_url,
                 contract.ENV_MODEL_ID: example.model_id,
                 contract.ENV_SYSTEM_PROMPT: example.system_prompt,
                 contract.ENV_MAX_TOKENS: str(example.max_tokens),

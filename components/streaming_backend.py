@@ -112,6 +112,7 @@ class StreamingBackend(pulumi.ComponentResource):
                 ctx,
                 args.example_fulfillment,
                 fulfillment=self.fulfillment,
+                callback_url=self.api.callback_url,
                 log_retention_days=args.log_retention_days,
             )
             if args.example_fulfillment is not None

@@ -35,6 +35,9 @@ ENV_AUTH_MODE = "LEXSTREAM_AUTH_MODE"
 ENV_MODEL_ID = "LEXSTREAM_MODEL_ID"
 ENV_SYSTEM_PROMPT = "LEXSTREAM_SYSTEM_PROMPT"
 ENV_MAX_TOKENS = "LEXSTREAM_MAX_TOKENS"
+# The deployment's own callback URL. The browser names the URL to post to (a session
+# attribute), so a fulfillment function with this set streams only to its own API.
+ENV_CALLBACK_URL = "LEXSTREAM_CALLBACK_URL"
 
 # --- Auth modes for $connect ---
 AUTH_IAM = "iam"

@@ -29,6 +29,7 @@ Text keeps being collected in every case, so the final Lex response is always co
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -38,6 +39,9 @@ from urllib.parse import urlsplit
 
 from . import aws, contract, lex
 from .logs import log_json
+
+# Read once at cold init, like the handlers' own configuration (see contract).
+ALLOWED_CALLBACK_URL = os.environ.get(contract.ENV_CALLBACK_URL, "").strip()
 
 # Flushing every ~120 ms looks continuous to a reader and, at typical model speeds
 # (30-100 tokens/s), cuts the number of billed messages by 5-10x.
@@ -381,11 +385,37 @@ def _acceptable_endpoint(endpoint: str) -> bool:
     return url.scheme == "http" and host in _LOOPBACK_HOSTS
 
 
+def _same_endpoint(endpoint: str, allowed: str) -> bool:
+    """Whether two callback URLs name the same API stage: scheme and host ignore case, a
+    default port or a trailing slash make no difference, and nothing else may differ."""
+    try:
+        ours, theirs = urlsplit(allowed), urlsplit(endpoint)
+        ports = (ours.port, theirs.port)
+    except ValueError:
+        return False
+
+    def key(url: Any, port: int | None) -> tuple[object, ...]:
+        default = {"https": 443, "http": 80}.get(url.scheme.lower())
+        return (
+            url.scheme.lower(),
+            (url.hostname or "").lower(),
+            port or default,
+            url.path.rstrip("/"),
+            url.query,
+            url.fragment,
+            url.username,
+            url.password,
+        )
+
+    return key(ours, ports[0]) == key(theirs, ports[1])
+
+
 def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamTarget | None, str]:
     """Where this turn streams to, and why not when it does not.
 
     Streaming needs both session attributes (as non-empty strings), the event's
     `sessionId`, and a row for that session in the named table; one consistent GetItem.
+    With LEXSTREAM_CALLBACK_URL set, the endpoint must also be that URL.
     Returns (target, "") or (None, reason).
     """
     attributes = lex.attributes_of(event)
@@ -395,6 +425,8 @@ def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamT
         return None, "attributes_missing"
     if not _acceptable_endpoint(endpoint):
         return None, "endpoint_invalid"
+    if ALLOWED_CALLBACK_URL and not _same_endpoint(endpoint, ALLOWED_CALLBACK_URL):
+        return None, "endpoint_not_allowed"
     session_id = event.get("sessionId") if isinstance(event, Mapping) else None
     if not isinstance(session_id, str) or not session_id:
         return None, "session_id_missing"

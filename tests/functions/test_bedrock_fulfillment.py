@@ -28,7 +28,12 @@ def content_of(response: dict[str, Any]) -> str:
 def example(make_function, make_bedrock):
     """`example(max_tokens=..., timeout_s=..., **bedrock_options)` → (function, bedrock)."""
 
-    def make(max_tokens: int = 1000, timeout_s: float = 30.0, **bedrock_options: Any):
+    def make(
+        max_tokens: int = 1000,
+        timeout_s: float = 30.0,
+        callback_url: str | None = None,
+        **bedrock_options: Any,
+    ):
         options = {"answer": lambda request: ANSWER, "tokens_per_second": 2000.0}
         bedrock = make_bedrock(**{**options, **bedrock_options})
         env = {
@@ -37,6 +42,8 @@ def example(make_function, make_bedrock):
             contract.ENV_SYSTEM_PROMPT: SYSTEM_PROMPT,
             contract.ENV_MAX_TOKENS: str(max_tokens),
         }
+        if callback_url is not None:
+            env[contract.ENV_CALLBACK_URL] = callback_url
         return make_function("bedrock_fulfillment", env, timeout_s=timeout_s), bedrock
 
     return make
@@ -81,6 +88,32 @@ def test_a_streaming_turn_streams_converse_stream_and_closes_with_the_same_text(
     assert request.system == SYSTEM_PROMPT
     assert request.max_tokens == 1000
     assert request.question == lex_event["inputTranscript"]
+
+
+def test_the_example_streams_to_its_own_callback_url_however_it_is_spelled(example, browser):
+    client, lex_event = browser
+    own = lex_event["sessionState"]["sessionAttributes"][contract.SESSION_ATTR_ENDPOINT]
+    function, _bedrock = example(callback_url=own.replace("http://", "HTTP://", 1) + "/")
+
+    response = function.invoke(lex_event)
+
+    assert content_of(response) == ANSWER
+    assert client.wait_for(lambda c: c.text == ANSWER)
+
+
+def test_a_browser_naming_another_callback_url_gets_the_whole_answer_and_no_post(
+    example, browser, capsys
+):
+    client, lex_event = browser
+    function, _bedrock = example(
+        callback_url="https://abc123defg.execute-api.us-east-1.amazonaws.com/Prod"
+    )
+
+    response = function.invoke(lex_event)
+
+    assert content_of(response) == ANSWER
+    assert not client.wait_for(lambda c: c.frames, timeout=0.5)
+    assert '"stopReason": "endpoint_not_allowed"' in capsys.readouterr().out
 
 
 def test_a_browser_gone_mid_answer_still_gets_a_complete_turn_and_its_row_is_removed(

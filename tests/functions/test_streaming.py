@@ -541,3 +541,36 @@ def test_the_helper_can_be_imported_from_the_package_as_a_layer_user_would():
     assert runtime.close_response is close_response
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = runtime.no_such_name
+
+
+OWN_CALLBACK_URL = "https://abc123defg.execute-api.us-east-1.amazonaws.com/Prod"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        OWN_CALLBACK_URL,
+        "HTTPS://ABC123DEFG.execute-api.us-east-1.amazonaws.com/Prod",
+        "https://abc123defg.execute-api.us-east-1.amazonaws.com:443/Prod/",
+    ],
+)
+def test_the_pinned_callback_url_matches_however_its_scheme_host_and_port_are_spelled(endpoint):
+    assert streaming._same_endpoint(endpoint, OWN_CALLBACK_URL)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://other12345.execute-api.us-east-1.amazonaws.com/Prod",
+        "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod",
+        "https://abc123defg.execute-api.us-east-1.amazonaws.com/Dev",
+        "https://abc123defg.execute-api.us-east-1.amazonaws.com:8443/Prod",
+        "https://abc123defg.execute-api.us-east-1.amazonaws.com.evil.example/Prod",
+        "https://user@abc123defg.execute-api.us-east-1.amazonaws.com/Prod",
+        "https://abc123defg.execute-api.us-east-1.amazonaws.com/Prod?x=1",
+        "http://abc123defg.execute-api.us-east-1.amazonaws.com/Prod",
+        "https://abc123defg.execute-api.us-east-1.amazonaws.com:notaport/Prod",
+    ],
+)
+def test_any_other_callback_url_does_not_match_the_pinned_one(endpoint):
+    assert not streaming._same_endpoint(endpoint, OWN_CALLBACK_URL)

@@ -50,6 +50,8 @@ def test_example_function_streams_with_the_fulfillment_policy_and_its_settings()
     example = v.function(record, "bedrock_fulfillment")
     assert example.inputs["timeout"] == 29  # Lex gives the whole turn about 30 s
     assert example.inputs["environment"]["variables"] == {
+        # The browser names the callback URL; the example posts only to its own API.
+        contract.ENV_CALLBACK_URL: record.exports["callback_url"],
         contract.ENV_MODEL_ID: "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
         contract.ENV_SYSTEM_PROMPT: v.setting(record, "exampleSystemPrompt"),
         contract.ENV_MAX_TOKENS: str(v.setting(record, "exampleMaxTokens")),

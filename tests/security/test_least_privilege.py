@@ -179,6 +179,10 @@ def scenario(request: pytest.FixtureRequest, dynamodb: Any) -> Iterator[Scenario
                     "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.meta.endpoint_url,
                     "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
                 }
+                if contract.ENV_CALLBACK_URL in environment:
+                    # The local gateway stands in for the stack's API, at its own URL.
+                    assert environment[contract.ENV_CALLBACK_URL] == record.exports["callback_url"]
+                    environment[contract.ENV_CALLBACK_URL] = gateway.callback_url
                 made.append(LambdaFunction.lexstream(name, environment))
                 return made[-1]
 
