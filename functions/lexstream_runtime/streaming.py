@@ -388,26 +388,27 @@ def _acceptable_endpoint(endpoint: str) -> bool:
 def _same_endpoint(endpoint: str, allowed: str) -> bool:
     """Whether two callback URLs name the same API stage: scheme and host ignore case, a
     default port or a trailing slash make no difference, and nothing else may differ."""
+    key = _endpoint_key(endpoint)
+    return key is not None and key == _endpoint_key(allowed)
+
+
+def _endpoint_key(endpoint: str) -> tuple[object, ...] | None:
     try:
-        ours, theirs = urlsplit(allowed), urlsplit(endpoint)
-        ports = (ours.port, theirs.port)
+        url = urlsplit(endpoint)
+        port = url.port
     except ValueError:
-        return False
-
-    def key(url: Any, port: int | None) -> tuple[object, ...]:
-        default = {"https": 443, "http": 80}.get(url.scheme.lower())
-        return (
-            url.scheme.lower(),
-            (url.hostname or "").lower(),
-            port or default,
-            url.path.rstrip("/"),
-            url.query,
-            url.fragment,
-            url.username,
-            url.password,
-        )
-
-    return key(ours, ports[0]) == key(theirs, ports[1])
+        return None
+    scheme = url.scheme.lower()
+    return (
+        scheme,
+        (url.hostname or "").lower(),
+        port or {"https": 443, "http": 80}.get(scheme),
+        url.path.rstrip("/"),
+        url.query,
+        url.fragment,
+        url.username,
+        url.password,
+    )
 
 
 def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamTarget | None, str]:
