@@ -3,6 +3,7 @@
 python -m benchmarks                 # everything, default scenarios (~3 minutes on 2 cores)
 python -m benchmarks --quick         # smaller scenarios, one repetition (under a minute)
 python -m benchmarks --only relay,cold_start
+python -m benchmarks --cold-start-python .venv-runtime/bin/python   # as scripts/bench does
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=_positive_int, help="repetitions (relay 3, ...)")
     parser.add_argument(
+        "--cold-start-python",
+        metavar="PATH",
+        help="cold start: the interpreter to measure with, ideally the functions' Lambda "
+        "runtime version with boto3 installed (default: this one; scripts/bench finds one)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -123,7 +130,9 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
             chunks_per_session=args.session_chunks or (50 if quick else 100),
             chunks_per_second=rate,
         ),
-        "cold_start": lambda: cold_start.run(repeat=args.repeat or (3 if quick else 11)),
+        "cold_start": lambda: cold_start.run(
+            repeat=args.repeat or (3 if quick else 11), python=args.cold_start_python
+        ),
         "program": lambda: program_eval.run(repeat=args.repeat or (1 if quick else 3)),
     }
     return {name: steps[name] for name in BENCHMARKS if name in args.only}
@@ -131,6 +140,13 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.cold_start_python and "cold_start" in args.only:
+        # Checked before anything runs, not minutes later when the cold start's turn comes.
+        try:
+            cold_start.interpreter(args.cold_start_python)
+        except ValueError as error:
+            print(f"scripts/bench: {error}", file=sys.stderr)
+            return 2
     # A quick run must not replace the full run's results, which the README quotes.
     output: Path = args.output or RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
     results: dict[str, Any] = {"machine": machine_info(), "settings": {"quick": args.quick}}

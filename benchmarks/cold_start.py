@@ -3,8 +3,20 @@
 The archive is zipped from `functions/layout.py`, the same files the component ships.
 Init is measured the way Lambda pays it: a fresh interpreter imports the handler module
 from the unpacked archive (no bytecode cache, as /var/task is read-only) and looks up
-the handler. The bare `import boto3` baseline runs in the same rounds, interleaved, so
-machine noise hits both alike; the comparison is the difference of the medians.
+the handler. The bare `import boto3` baseline runs in the same rounds, interleaved in a
+new order each round, so machine noise hits both alike; the comparison is the difference
+of the medians.
+
+Two things keep the interpreter itself from deciding the result:
+- It runs on the functions' Lambda runtime version when one is given (`python`); the
+  bench script finds one and installs the same boto3 into it.
+- Each round starts every import at the same, randomly chosen call-stack depth. CPython
+  keeps frames in 16 KB chunks and, before the fix for python/cpython#142183, frees and
+  maps a chunk again on every call that crosses a chunk's edge; a regex compiled by
+  urllib3 at import can cross one thousands of times, which adds 10-20 ms on one
+  interpreter and nothing on the next, depending only on how deep the import started.
+  At one fixed depth that would favour whichever side happens to miss an edge; at a
+  random depth shared by every import of the round, both sides meet edges alike.
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -27,6 +40,9 @@ from .stats import median
 # Targets from the benchmark specification.
 MAX_ARCHIVE_BYTES = 50 * 1024
 MAX_INIT_OVER_BASELINE_S = 0.020
+# Extra call-stack depth, in frames, drawn per round: a frame of the padding function
+# takes roughly 100 bytes, so 200 of them span a whole 16 KB frame chunk.
+STACK_SPREAD_FRAMES = 200
 
 BASELINE = "import boto3"
 # Not targets, but they show where init time goes. A module-scope client (which Lambda
@@ -35,20 +51,34 @@ BASELINE = "import boto3"
 BASELINE_WITH_CLIENT = "import boto3 + one client"
 LEAN_CLIENT = "lexstream's client path"
 
-# Runs in the fresh interpreter: time from the first import to a callable handler.
+# Runs in the fresh interpreter: time from the first import to a callable handler,
+# with the import started `depth` frames deeper than the script itself.
 _CHILD = """
 import importlib, json, sys, time
-archive, target = sys.argv[1], sys.argv[2]
+depth, archive, target = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 sys.path.insert(0, archive)
-started = time.perf_counter()
-if target == "boto3":
-    import boto3
-else:
-    module_name, function_name = target.rsplit(".", 1)
-    handler = getattr(importlib.import_module(module_name), function_name)
-    assert callable(handler), target
-ready = time.perf_counter()
-print(json.dumps({"init_s": ready - started, "modules": len(sys.modules)}))
+
+def init():
+    started = time.perf_counter()
+    if target == "boto3":
+        import boto3
+    else:
+        module_name, function_name = target.rsplit(".", 1)
+        handler = getattr(importlib.import_module(module_name), function_name)
+        assert callable(handler), target
+    return time.perf_counter() - started
+
+def deeper(frames):
+    return deeper(frames - 1) if frames else init()
+
+print(json.dumps({"init_s": deeper(depth), "modules": len(sys.modules)}))
+"""
+# What the interpreter is, asked of itself; it must be able to import boto3.
+_WHO = """
+import json, platform, sys
+import boto3, botocore
+print(json.dumps({"version": platform.python_version(), "executable": sys.executable,
+                  "boto3": boto3.__version__, "botocore": botocore.__version__}))
 """
 
 
@@ -111,11 +141,34 @@ def _lay_out(files: Mapping[str, Path], into: Path) -> None:
         target.write_bytes(source.read_bytes())
 
 
-def _init_seconds(archive: Path, target: str, env: Mapping[str, str]) -> float:
+def interpreter(python: str | None = None) -> dict[str, str]:
+    """Who `python` (default: this interpreter) is: version, executable, boto3 and
+    botocore versions. Raises ValueError naming the interpreter when it cannot run or
+    cannot import boto3, which every measurement needs.
+    """
+    command = python or sys.executable
+    try:
+        completed = subprocess.run(
+            [command, "-I", "-c", _WHO], capture_output=True, text=True, timeout=60, check=False
+        )
+    except OSError as error:
+        raise ValueError(f"cold start interpreter {command!r} cannot run: {error}") from None
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ValueError(
+            f"cold start interpreter {command!r} must be a Python that can import boto3 "
+            f"(the bench script installs it); it said: {last}"
+        )
+    return json.loads(completed.stdout)
+
+
+def _init_seconds(
+    python: str, depth: int, archive: Path, target: str, env: Mapping[str, str]
+) -> float:
     # -I: ignore the caller's PYTHONPATH and user site; -B: write no bytecode, so every
     # repetition compiles the archive's sources, as every Lambda cold start does.
     completed = subprocess.run(
-        [sys.executable, "-I", "-B", "-c", _CHILD, str(archive), target],
+        [python, "-I", "-B", "-c", _CHILD, str(depth), str(archive), target],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -127,14 +180,22 @@ def _init_seconds(archive: Path, target: str, env: Mapping[str, str]) -> float:
     return float(json.loads(completed.stdout.strip().splitlines()[-1])["init_s"])
 
 
-def run(repeat: int = 11) -> dict[str, object]:
+def run(repeat: int = 11, python: str | None = None, seed: int | None = None) -> dict[str, object]:
     """Measure every function in `functions.layout.FUNCTION_NAMES`.
 
     repeat: fresh interpreters per function and per baseline, interleaved by round;
         the medians are reported (default 11).
+    python: the interpreter to measure with (default: this one); ideally the functions'
+        Lambda runtime version, with boto3 installed.
+    seed: for the rounds' stack depths and orders (default: a fresh one, reported).
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
+    who = interpreter(python)
+    command = who["executable"]
+    seed = random.randrange(2**32) if seed is None else seed
+    rounds = random.Random(seed)
+    depths: list[int] = []
     env = function_environment()
     samples: dict[str, list[float]] = {BASELINE: [], BASELINE_WITH_CLIENT: [], LEAN_CLIENT: []}
     targets = {BASELINE: "boto3"}
@@ -155,8 +216,12 @@ def run(repeat: int = 11) -> dict[str, object]:
             targets[name] = contract.HANDLERS[name]
             samples[name] = []
         for _ in range(repeat):
-            for label, target in targets.items():
-                samples[label].append(_init_seconds(archives[label], target, env))
+            depth = rounds.randrange(STACK_SPREAD_FRAMES)
+            depths.append(depth)
+            for label in rounds.sample(list(targets), len(targets)):
+                samples[label].append(
+                    _init_seconds(command, depth, archives[label], targets[label], env)
+                )
 
     baseline_s = median(samples[BASELINE])
     with_client_s = median(samples[BASELINE_WITH_CLIENT])
@@ -181,6 +246,11 @@ def run(repeat: int = 11) -> dict[str, object]:
     layer_zipped, layer_unzipped = archive_bytes(layout.layer_files())
     return {
         "repeat": repeat,
+        "python": who,
+        "lambda_runtime": layout.LAMBDA_RUNTIME,
+        "runtime_version_matched": _runtime_of(who["version"]) == layout.LAMBDA_RUNTIME,
+        "seed": seed,
+        "stack_depths": depths,
         "baseline_ms": round(baseline_s * 1000, 2),
         "baseline_with_client_ms": round(with_client_s * 1000, 2),
         "lean_client_ms": round(lean_client_s * 1000, 2),
@@ -192,3 +262,9 @@ def run(repeat: int = 11) -> dict[str, object]:
         "functions": functions,
         "layer": {"archive_bytes": layer_zipped, "unzipped_bytes": layer_unzipped},
     }
+
+
+def _runtime_of(version: str) -> str:
+    """The Lambda runtime name for a Python version: "3.13.0" → "python3.13"."""
+    major, minor = version.split(".")[:2]
+    return f"python{major}.{minor}"

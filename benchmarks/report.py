@@ -120,11 +120,20 @@ def _concurrency(section: dict[str, Any]) -> list[str]:
 
 
 def _cold_start(section: dict[str, Any]) -> list[str]:
+    python = section["python"]
+    runtime = section["lambda_runtime"]
+    on = (
+        f"the functions' runtime, {runtime}"
+        if section["runtime_version_matched"]
+        else f"not the functions' runtime ({runtime}), which was not found"
+    )
     lines = _heading(
         "Cold start",
-        f"Module init in a fresh interpreter, median of {section['repeat']}; bare "
-        f"`import boto3`: {_ms(section['baseline_ms'])} "
-        f"(with one client: {_ms(section['baseline_with_client_ms'])}).",
+        f"Module init in a fresh interpreter, median of {section['repeat']}, on Python "
+        f"{python['version']} ({on}) with boto3 {python['boto3']}; each round starts every "
+        f"import at one random stack depth. Bare `import boto3`: "
+        f"{_ms(section['baseline_ms'])} (with one client: "
+        f"{_ms(section['baseline_with_client_ms'])}).",
     )
     rows = [
         (

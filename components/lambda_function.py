@@ -12,9 +12,8 @@ from .children import Children
 from .functions_package import contract, layout
 from .iam import document, service_trust_policy, statement
 
-# Python 3.13 is the newest runtime that every commercial, China and GovCloud region
-# offers; it is supported until 2029. The function code itself stays 3.11-clean.
-RUNTIME = aws.lambda_.Runtime.PYTHON3D13
+# The runtime is named once, in the layout, which the benchmarks read too.
+RUNTIME = aws.lambda_.Runtime(layout.LAMBDA_RUNTIME)
 # Graviton: cheaper per millisecond, and nothing here is architecture-specific.
 ARCHITECTURE = "arm64"
 LAMBDA_SERVICE = "lambda.amazonaws.com"

@@ -15,6 +15,11 @@ RUNTIME_DIR = FUNCTIONS_DIR / "lexstream_runtime"
 # functions can be loaded side by side in one local process.
 FUNCTION_NAMES = ("connect", "disconnect", "default", "bedrock_fulfillment")
 
+# The Lambda runtime every function runs on. Python 3.13 is the newest runtime that every
+# commercial, China and GovCloud region offers; it is supported until 2029. The code
+# itself stays 3.11-clean, so the local stack and the tests run it on the local Python.
+LAMBDA_RUNTIME = "python3.13"
+
 
 def runtime_files() -> dict[str, Path]:
     """The lexstream_runtime package, as `lexstream_runtime/<file>` → source path."""

@@ -51,3 +51,33 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
 }
+
+# The cold start benchmark measures on the functions' Lambda runtime version when this
+# machine has an interpreter of it: .venv-runtime, with the same boto3 and botocore as
+# .venv. An interpreter is never downloaded; without one, the benchmark says which
+# Python it used instead. Sets RUNTIME_PYTHON (empty when there is none).
+ensure_runtime_python() {
+  RUNTIME_PYTHON=""
+  local runtime version found="" candidate pins
+  runtime="$(python -c 'from functions import layout; print(layout.LAMBDA_RUNTIME)')"
+  version="${runtime#python}"
+  for candidate in "$(command -v "python$version" || true)" \
+    "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then found="$candidate"; fi
+  done
+  if [ -z "$found" ]; then
+    log "no python$version on this machine: cold start is measured on $(python -V 2>&1)"
+    return 0
+  fi
+  if ! .venv-runtime/bin/python -c \
+    "import sys; sys.exit(f'python{sys.version_info[0]}.{sys.version_info[1]}' != '$runtime')" \
+    2>/dev/null; then
+    log "cold start interpreter (.venv-runtime, $runtime from $found)"
+    uv venv --quiet --clear --no-python-downloads --python "$found" .venv-runtime >&2
+  fi
+  pins="$(python -c 'import boto3, botocore; print(f"boto3=={boto3.__version__} botocore=={botocore.__version__}")')"
+  # --compile-bytecode: the Lambda runtime's own boto3 is compiled, so the baseline is too.
+  # shellcheck disable=SC2086  # two pins, split on purpose
+  uv pip install --quiet --compile-bytecode --python .venv-runtime/bin/python $pins >&2
+  RUNTIME_PYTHON="$ROOT/.venv-runtime/bin/python"
+}

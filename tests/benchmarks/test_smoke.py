@@ -8,12 +8,14 @@ machine.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks import __main__ as bench
+from benchmarks import cold_start
 from functions import layout
 
 TINY = [
@@ -105,6 +107,15 @@ def test_cold_start_covers_every_shipped_function_with_its_real_archive(
         cold["lean_client_ms"] / cold["baseline_with_client_ms"], rel=0.01
     )
     assert "lean botocore session" in tiny_run[1]
+    # One random start depth per round, shared by every import of the round.
+    assert len(cold["stack_depths"]) == cold["repeat"] == 1
+    assert all(0 <= depth < cold_start.STACK_SPREAD_FRAMES for depth in cold["stack_depths"])
+    # Measured on this interpreter (no --cold-start-python), and the report says which.
+    assert cold["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
+    assert cold["lambda_runtime"] == layout.LAMBDA_RUNTIME
+    matched = f"python{sys.version_info[0]}.{sys.version_info[1]}" == layout.LAMBDA_RUNTIME
+    assert cold["runtime_version_matched"] is matched
+    assert f"on Python {cold['python']['version']}" in tiny_run[1]
 
 
 def test_program_evaluation_runs_every_stack_file(tiny_run: tuple[dict[str, Any], str]) -> None:
@@ -152,3 +163,16 @@ def test_every_table_row_has_as_many_cells_as_its_header(
         if header_cells is None:
             header_cells = cells
         assert cells == header_cells, line
+
+
+def test_a_cold_start_interpreter_that_cannot_run_stops_the_run_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "results.json"
+    missing = tmp_path / "no-such-python"
+    argv = ["--only", "relay,cold_start", "--cold-start-python", str(missing)]
+    assert bench.main([*argv, "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert f"cold start interpreter '{missing}' cannot run" in err
+    assert "running relay" not in err
+    assert not output.exists()

@@ -282,6 +282,8 @@ def test_functions_are_arm64_on_a_current_python_with_json_logs(record: StackRec
         inputs = function.inputs
         runtime = inputs["runtime"]
         assert runtime.startswith("python3.") and int(runtime.split(".")[1]) >= 13
+        # The one runtime name the benchmarks measure against is the one deployed.
+        assert runtime == layout.LAMBDA_RUNTIME
         assert inputs["architectures"] == ["arm64"]
         assert inputs["memorySize"] <= 256
         assert 1 <= inputs["timeout"] <= 29

@@ -1,0 +1,91 @@
+"""The cold start harness: the interpreter it measures with and the stack depth it starts at.
+
+No time is asserted; these check that a measurement is taken the way the report says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import cold_start
+from functions import layout
+
+
+def _write_probe(folder: Path) -> None:
+    """A handler module that records how many frames were on the stack when it loaded."""
+    (folder / "depth_probe.py").write_text(
+        "import json, os, sys\n"
+        "frames, frame = 0, sys._getframe()\n"
+        "while frame is not None:\n"
+        "    frames, frame = frames + 1, frame.f_back\n"
+        "with open(os.environ['DEPTH_PROBE_OUT'], 'a') as out:\n"
+        "    out.write(json.dumps(frames) + '\\n')\n"
+        "def handler(event, context):\n"
+        "    return None\n"
+    )
+
+
+def test_each_import_starts_as_many_frames_deeper_as_the_round_asks(tmp_path: Path) -> None:
+    _write_probe(tmp_path)
+    out = tmp_path / "frames.jsonl"
+    env = {"DEPTH_PROBE_OUT": str(out)}
+    for depth in (0, 1, 150, cold_start.STACK_SPREAD_FRAMES - 1):
+        seconds = cold_start._init_seconds(
+            sys.executable, depth, tmp_path, "depth_probe.handler", env
+        )
+        assert seconds > 0
+    frames = [json.loads(line) for line in out.read_text().splitlines()]
+    shallow = frames[0]
+    assert [f - shallow for f in frames] == [0, 1, 150, cold_start.STACK_SPREAD_FRAMES - 1]
+
+
+def test_a_handler_that_fails_at_init_is_reported_with_its_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("raise RuntimeError('no table configured')\n")
+    with pytest.raises(RuntimeError, match="no table configured") as failure:
+        cold_start._init_seconds(sys.executable, 3, tmp_path, "broken.handler", {})
+    assert "'broken.handler'" in str(failure.value)
+
+
+def test_the_interpreter_reports_its_version_and_boto3() -> None:
+    who = cold_start.interpreter()
+    assert who["version"] == ".".join(map(str, sys.version_info[:3]))
+    assert who["boto3"] and who["botocore"]
+    assert os.path.samefile(who["executable"], sys.executable)
+
+
+def test_an_interpreter_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "python3.13"
+    with pytest.raises(ValueError, match=f"{missing}.*cannot run"):
+        cold_start.interpreter(str(missing))
+
+
+def test_an_interpreter_without_boto3_is_named_with_what_it_needs(tmp_path: Path) -> None:
+    # The same Python without its site-packages: a real interpreter that lacks boto3.
+    bare = tmp_path / "bare-python"
+    bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    bare.chmod(bare.stat().st_mode | stat.S_IXUSR)
+    with pytest.raises(ValueError, match=r"must be a Python that can import boto3") as failure:
+        cold_start.interpreter(str(bare))
+    assert str(bare) in str(failure.value)
+    assert "No module named 'boto3'" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("version", "runtime"),
+    [("3.13.0", "python3.13"), ("3.11.7", "python3.11"), ("3.14.1rc1", "python3.14")],
+)
+def test_a_python_version_maps_to_its_lambda_runtime_name(version: str, runtime: str) -> None:
+    assert cold_start._runtime_of(version) == runtime
+
+
+def test_the_runtime_the_benchmark_compares_with_is_a_lambda_python_runtime() -> None:
+    assert layout.LAMBDA_RUNTIME.startswith("python3.")
+    assert cold_start._runtime_of(f"{layout.LAMBDA_RUNTIME[len('python') :]}.0") == (
+        layout.LAMBDA_RUNTIME
+    )
