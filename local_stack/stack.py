@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -217,8 +217,10 @@ class LocalStack:
             self._start_model()
             self._set_process_environment()
             self._create_tables()
-            self._create_functions()
+            # The gateway first: its port is the callback URL the fulfillment is pinned
+            # to, as the component pins the deployed example to the API's own URL.
             self._start_gateway()
+            self._create_functions()
         except BaseException:
             self.stop()
             raise
@@ -381,6 +383,7 @@ class LocalStack:
             )
         fulfillment_environment = {
             **service,
+            contract.ENV_CALLBACK_URL: self._gateway().callback_url,
             contract.ENV_MODEL_ID: str(settings.model_id),
             contract.ENV_SYSTEM_PROMPT: str(settings.system_prompt),
             contract.ENV_MAX_TOKENS: str(settings.max_tokens),
@@ -410,11 +413,11 @@ class LocalStack:
 
     def _start_gateway(self) -> None:
         settings = self.settings
-        self.lex = LexRuntime(self.functions["fulfillment"].invoke)
+        self.lex = LexRuntime(self._invoker("fulfillment"))
         routes = {
-            contract.ROUTE_CONNECT: self.functions["connect"].invoke,
-            contract.ROUTE_DISCONNECT: self.functions["disconnect"].invoke,
-            contract.ROUTE_DEFAULT: self.functions["default"].invoke,
+            contract.ROUTE_CONNECT: self._invoker("connect"),
+            contract.ROUTE_DISCONNECT: self._invoker("disconnect"),
+            contract.ROUTE_DEFAULT: self._invoker("default"),
         }
         self.gateway = LocalGateway(
             routes,
@@ -443,6 +446,18 @@ class LocalStack:
             contract.SESSION_ATTR_ENDPOINT: self.gateway.callback_url,
             contract.SESSION_ATTR_TABLE: settings.connection_table,
         }
+
+    def _invoker(self, name: str) -> Callable[[Any], Any]:
+        """Invoke function `name`, looked up per call: the gateway listens before the
+        functions exist, so a request in that moment fails cleanly instead of hanging."""
+
+        def invoke(event: Any) -> Any:
+            function = self.functions.get(name)
+            if function is None:
+                raise StackError(f"the {name} function is not ready: the stack is starting")
+            return function.invoke(event)
+
+        return invoke
 
     def _page_routes(self) -> list[web.RouteDef]:
         async def index(request: web.Request) -> web.FileResponse:

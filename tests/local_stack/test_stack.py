@@ -178,3 +178,46 @@ def test_the_terminal_shows_a_line_for_each_connection_turn_and_post(iam_stack, 
     assert any(line.startswith(f"turn {session.session_id}:") for line in lines)
     posts = [line for line in lines if line.startswith("post ")]
     assert len(posts) == len(session.frames) > 1
+
+
+def test_the_fulfillment_streams_only_to_the_stacks_own_callback_url(iam_stack, capsys):
+    # Pinned as the component pins the deployed example: to this gateway's own URL.
+    fulfillment = iam_stack.functions["fulfillment"]
+    assert fulfillment.environment[contract.ENV_CALLBACK_URL] == iam_stack.callback_url
+    question = "Where do my words go?"
+    elsewhere = f"{iam_stack.callback_url}-elsewhere"
+
+    async def scenario() -> tuple[str, str]:
+        chat = ChatSession(iam_stack)
+        await chat.connect()
+        try:
+            assert eventually(lambda: connection_row(iam_stack, chat.session_id) is not None)
+            loop = asyncio.get_running_loop()
+            # A browser that names another callback URL for its turn, loopback and
+            # well-formed, so that only the pin can refuse it.
+            response = await loop.run_in_executor(
+                None,
+                lambda: chat.lex.recognize_text(
+                    botId=iam_stack.lex.bot_id,
+                    botAliasId=iam_stack.lex.bot_alias_id,
+                    localeId=iam_stack.lex.locale_id,
+                    sessionId=chat.session_id,
+                    text=question,
+                    sessionState={
+                        "sessionAttributes": {
+                            contract.SESSION_ATTR_ENDPOINT: elsewhere,
+                            contract.SESSION_ATTR_TABLE: iam_stack.settings.connection_table,
+                        }
+                    },
+                ),
+            )
+            return response["messages"][0]["content"], chat.text
+        finally:
+            await chat.close()
+
+    posted_before = iam_stack.gateway.counters.messages_posted
+    answer, streamed = asyncio.run(scenario())
+    assert answer == generated(question)
+    assert streamed == ""
+    assert iam_stack.gateway.counters.messages_posted == posted_before
+    assert '"stopReason": "endpoint_not_allowed"' in capsys.readouterr().out

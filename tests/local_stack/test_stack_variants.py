@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from local_stack_helpers import ChatSession, generated
 
+from functions.lexstream_runtime import contract
 from local_stack.dynamodb import EmbeddedDynamoDB
 from local_stack.stack import LocalStack, StackError, StackSettings
 
@@ -109,6 +110,17 @@ def test_own_fulfillment_handler_runs_with_lexstream_runtime_importable(make_sta
         return final, streamed
 
     assert asyncio.run(scenario()) == ("ONE TWO THREE", "one two three")
+    # Your own fulfillment is pinned to the stack's callback URL too, as docs/deploy.md
+    # asks you to pin it when deployed; so what streams here streams there.
+    environment = stack.functions["fulfillment"].environment
+    assert environment[contract.ENV_CALLBACK_URL] == stack.callback_url
+
+
+def test_a_route_called_before_its_function_exists_fails_naming_it():
+    # The gateway listens before the functions are created (their pin needs its port).
+    stack = LocalStack(StackSettings(port=0))
+    with pytest.raises(StackError, match="the connect function is not ready"):
+        stack._invoker("connect")({"requestContext": {}})
 
 
 def test_settings_errors_name_the_setting_and_what_is_valid(tmp_path):
