@@ -63,7 +63,11 @@ ensure_runtime_python() {
   version="${runtime#python}"
   for candidate in "$(command -v "python$version" || true)" \
     "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then found="$candidate"; fi
+    # A pyenv shim exists for every installed version but runs only the selected one.
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c '' 2>/dev/null; then
+      found="$candidate"
+      break
+    fi
   done
   if [ -z "$found" ]; then
     log "no python$version on this machine: cold start is measured on $(python -V 2>&1)"
