@@ -131,7 +131,7 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
             chunks_per_second=rate,
         ),
         "cold_start": lambda: cold_start.run(
-            repeat=args.repeat or (3 if quick else 11), python=args.cold_start_python
+            repeat=args.repeat or (3 if quick else 21), python=args.cold_start_python
         ),
         "program": lambda: program_eval.run(repeat=args.repeat or (1 if quick else 3)),
     }

@@ -180,11 +180,11 @@ def _init_seconds(
     return float(json.loads(completed.stdout.strip().splitlines()[-1])["init_s"])
 
 
-def run(repeat: int = 11, python: str | None = None, seed: int | None = None) -> dict[str, object]:
+def run(repeat: int = 21, python: str | None = None, seed: int | None = None) -> dict[str, object]:
     """Measure every function in `functions.layout.FUNCTION_NAMES`.
 
     repeat: fresh interpreters per function and per baseline, interleaved by round;
-        the medians are reported (default 11).
+        the medians are reported (default 21).
     python: the interpreter to measure with (default: this one); ideally the functions'
         Lambda runtime version, with boto3 installed.
     seed: for the rounds' stack depths and orders (default: a fresh one, reported).
