@@ -42,6 +42,9 @@ MAGIC_NUMBER = (3571).to_bytes(2, "little") + b"\r\n"
 _RAW_MAGIC = int.from_bytes(MAGIC_NUMBER, "little")
 # PEP 552 flags: hash-based, and check the source's hash at every import.
 _CHECKED_HASH = 0b11
+# Which Python wrote the files: the compiler may differ between patch releases, so the
+# test that recompiles and compares bytes only runs on the same one.
+BUILT_WITH = BYTECODE_DIR / "BUILT_WITH"
 _HEADER_BYTES = 16
 
 
@@ -143,6 +146,7 @@ def main() -> int:
     for leftover in BYTECODE_DIR.rglob("*.pyc"):
         if leftover not in wanted:
             leftover.unlink()
+    BUILT_WITH.write_text(f"{sys.version.split()[0]}\n")
     print(f"wrote {len(wanted)} files under {BYTECODE_DIR.relative_to(FUNCTIONS_DIR.parent)}")
     return 0
 

@@ -56,6 +56,7 @@ def test_no_bytecode_is_committed_for_a_source_that_is_not_shipped() -> None:
     wanted = {bytecode.bytecode_path(relative) for relative in bytecode.shipped_sources()}
     committed = set(bytecode.BYTECODE_DIR.rglob("*.pyc"))
     assert committed == wanted, f"{STALE_HINT} to remove {committed - wanted}"
+    assert bytecode.BUILT_WITH.read_text().startswith(f"{RUNTIME_VERSION}.")
 
 
 @pytest.mark.parametrize("name", layout.FUNCTION_NAMES)
@@ -141,7 +142,11 @@ from functions import bytecode
 out = {}
 for relative, source in bytecode.shipped_sources().items():
     out[relative] = bytecode.compile_source(source, relative).hex()
-print(json.dumps({"magic": __import__("importlib.util").util.MAGIC_NUMBER.hex(), "files": out}))
+print(json.dumps({
+    "magic": __import__("importlib.util").util.MAGIC_NUMBER.hex(),
+    "version": sys.version.split()[0],
+    "files": out,
+}))
 """
 
 
@@ -157,6 +162,9 @@ def test_the_committed_bytecode_is_exactly_what_the_runtimes_python_compiles_now
     )
     result = json.loads(completed.stdout)
     assert bytes.fromhex(result["magic"]) == bytecode.MAGIC_NUMBER
+    built_with = bytecode.BUILT_WITH.read_text().strip()
+    if result["version"] != built_with:
+        pytest.skip(f"the files were written by Python {built_with}, this is {result['version']}")
     for relative, compiled in result["files"].items():
         committed = bytecode.bytecode_path(relative).read_bytes()
         assert committed == bytes.fromhex(compiled), f"{relative}: {STALE_HINT}"
