@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent
-# The runtime the bytecode is for, as Python's cache tag and version.
+# The runtime the bytecode is for (`layout.LAMBDA_RUNTIME`; a test keeps them equal), as
+# Python's version and cache tag.
 VERSION = (3, 13)
 CACHE_TAG = f"cpython-{VERSION[0]}{VERSION[1]}"
 BYTECODE_DIR = FUNCTIONS_DIR / "bytecode" / CACHE_TAG

@@ -40,6 +40,11 @@ needs_runtime_python = pytest.mark.skipif(
 )
 
 
+def test_the_bytecode_is_for_the_runtime_the_functions_deploy_on() -> None:
+    # Moving to a new runtime means a new VERSION and MAGIC_NUMBER in functions/bytecode.py.
+    assert f"python{RUNTIME_VERSION}" == layout.LAMBDA_RUNTIME
+
+
 def test_every_shipped_source_has_current_bytecode() -> None:
     sources = bytecode.shipped_sources()
     assert "lexstream_runtime/streaming.py" in sources
