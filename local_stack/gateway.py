@@ -42,8 +42,8 @@ from aiohttp.http_websocket import WebSocketError
 from functions.lexstream_runtime import contract
 
 from . import events
-from .identity import LocalIdentityPool
-from .sigv4 import SignatureError, verify_presigned_request
+from .identity import LocalCredentials, LocalIdentityPool
+from .sigv4 import SignatureError, verify_presigned_request, verify_signed_request
 
 log = logging.getLogger("lexstream.local.gateway")
 
@@ -214,6 +214,11 @@ class LocalGateway:
             round trip to a real endpoint in benchmarks. Default 0.0.
         region: the region in SigV4 credential scopes and ARNs. Default "us-east-1".
         identity_pool: who may sign in iam mode. Default: a new `LocalIdentityPool`.
+        management_signers: access key id → the credentials that may call the
+            management API (the functions' own), or None for an unknown key. Calls are
+            then SigV4-verified like AWS does: body, path, region and service included.
+            Default None: any call carrying an execute-api SigV4 `Authorization` header
+            is accepted, unverified.
         port: the port to listen on; 0 picks a free one. Default 0.
         api_id: the API id in events. Default: ten random lower-case letters and digits.
         throttle_rate: steady requests per second for the stage (connects and messages);
@@ -239,6 +244,7 @@ class LocalGateway:
         *,
         region: str = "us-east-1",
         identity_pool: LocalIdentityPool | None = None,
+        management_signers: Callable[[str], LocalCredentials | None] | None = None,
         port: int = 0,
         api_id: str | None = None,
         throttle_rate: float | None = None,
@@ -279,6 +285,7 @@ class LocalGateway:
         self.callback_latency_s = callback_latency_s
         self.region = region
         self.identity_pool = identity_pool or LocalIdentityPool(region)
+        self.management_signers = management_signers
         self.api_id = api_id or "".join(
             random.choices(string.ascii_lowercase + string.digits, k=10)
         )
@@ -611,6 +618,24 @@ class LocalGateway:
             or "/execute-api/" not in authorization
         ):
             return self._management_error("ForbiddenException", 403, "Forbidden")
+        if self.management_signers is not None:
+            headers = {
+                name.lower(): ",".join(request.headers.getall(name)) for name in request.headers
+            }
+            try:
+                verify_signed_request(
+                    request.method,
+                    request.raw_path.partition("?")[0],
+                    request.query.items(),
+                    headers,
+                    await request.read(),
+                    self.region,
+                    self.management_signers,
+                    time.time(),
+                )
+            except SignatureError as error:
+                log.warning("management call refused: %s", error)
+                return self._management_error(error.error_type, 403, str(error))
         connection = self._connections.get(request.match_info["connection_id"])
         if connection is not None and not connection.ready.is_set():
             try:

@@ -1,9 +1,14 @@
-"""Verify SigV4 query-string signatures on WebSocket connect URLs, as execute-api does.
+"""Verify SigV4 signatures for execute-api, as API Gateway does.
 
-The Lex Web UI presigns `wss://host/stage?sessionId=…` with its identity-pool
-credentials (service `execute-api`, only the `host` header signed), and botocore's
-`SigV4QueryAuth` produces the same shape. This module recomputes the signature from the
-request the gateway received and raises `SignatureError` saying why it does not match.
+Two shapes reach the local gateway:
+- WebSocket connect URLs, presigned in the query string. The Lex Web UI presigns
+  `wss://host/stage?sessionId=…` with its identity-pool credentials (only the `host`
+  header signed), and botocore's `SigV4QueryAuth` produces the same shape.
+- Management API calls (`POST /{stage}/@connections/{id}`), signed in the
+  `Authorization` header by the functions' botocore clients, body included.
+
+Each check recomputes the signature from the request the gateway received and raises
+`SignatureError` saying why it does not match.
 """
 
 from __future__ import annotations
@@ -36,7 +41,15 @@ AUTH_PARAMETERS = (
 
 
 class SignatureError(Exception):
-    """The connect URL is not validly signed; the message says which check failed."""
+    """The request is not validly signed; the message says which check failed.
+
+    `error_type` is the error API Gateway answers with: a signature that does not match
+    is InvalidSignatureException, a key nobody issued is UnrecognizedClientException.
+    """
+
+    def __init__(self, message: str, error_type: str = "InvalidSignatureException") -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 def verify_presigned_request(
@@ -71,14 +84,8 @@ def verify_presigned_request(
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise SignatureError(f"X-Amz-Algorithm must be {ALGORITHM}")
 
-    scope = params["X-Amz-Credential"].split("/")
-    if len(scope) != 5 or scope[4] != "aws4_request":
-        raise SignatureError("X-Amz-Credential must be KEY/YYYYMMDD/REGION/SERVICE/aws4_request")
-    access_key, scope_date, scope_region, scope_service, _ = scope
-    if scope_service != SERVICE:
-        raise SignatureError(f"credential scope names service {scope_service!r}, not {SERVICE}")
-    if scope_region != region:
-        raise SignatureError(f"credential scope names region {scope_region!r}, not {region}")
+    scope = _credential_scope(params["X-Amz-Credential"], region)
+    access_key, scope_date = scope[0], scope[1]
 
     try:
         signed_at = datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -94,24 +101,9 @@ def verify_presigned_request(
     if now > signed_at.timestamp() + expires:
         raise SignatureError("signature has expired")
 
-    credentials = lookup(access_key)
-    if credentials is None:
-        raise SignatureError(f"unknown access key {access_key!r}")
-    if now > credentials.expiration:
-        raise SignatureError("the signing credentials have expired")
-    token = params.get("X-Amz-Security-Token", "")
-    if not hmac.compare_digest(token.encode(), credentials.session_token.encode()):
-        raise SignatureError("X-Amz-Security-Token does not belong to the access key")
-
+    credentials = _credentials(lookup, access_key, params.get("X-Amz-Security-Token", ""), now)
     signed_headers = params["X-Amz-SignedHeaders"].split(";")
-    if "host" not in signed_headers:
-        raise SignatureError("X-Amz-SignedHeaders must include host")
-    try:
-        canonical_headers = "".join(
-            f"{name}:{' '.join(headers[name].split())}\n" for name in signed_headers
-        )
-    except KeyError as error:
-        raise SignatureError(f"signed header {error.args[0]!r} is not in the request") from None
+    canonical_headers = _canonical_headers(signed_headers, headers)
 
     # SigV4 sorts by the encoded names (then values), not the decoded ones.
     canonical_query = "&".join(
@@ -138,6 +130,134 @@ def verify_presigned_request(
         if hmac.compare_digest(expected, params["X-Amz-Signature"]):
             return credentials
     raise SignatureError("signature does not match the request")
+
+
+def verify_signed_request(
+    method: str,
+    raw_path: str,
+    query: Iterable[tuple[str, str]],
+    headers: dict[str, str],
+    body: bytes,
+    region: str,
+    lookup: Callable[[str], LocalCredentials | None],
+    now: float,
+) -> LocalCredentials:
+    """Check a request signed in its `Authorization` header; return who signed it.
+
+    Args:
+        method: the HTTP method.
+        raw_path: the path exactly as sent, percent-encoding included
+            (`/local/%40connections/abc%3D`).
+        query: every query parameter, decoded, in any order.
+        headers: request headers keyed by lower-case name (repeats joined with ",").
+        body: the request body.
+        region: the region the gateway serves; the credential scope must name it.
+        lookup: access key id → credentials, or None for keys nobody issued.
+        now: the current epoch time in seconds.
+
+    Raises SignatureError naming the failed check: a malformed header, wrong algorithm,
+    service or region, an unknown key, a bad security token, a request dated more than
+    five minutes away from `now`, a body that is not the one signed, or a signature that
+    does not match.
+    """
+    authorization = headers.get("authorization", "")
+    algorithm, _, fields = authorization.partition(" ")
+    if algorithm != ALGORITHM:
+        raise SignatureError(f"Authorization must use {ALGORITHM}")
+    parts = dict(part.strip().partition("=")[::2] for part in fields.split(",") if "=" in part)
+    missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not parts.get(name)]
+    if missing:
+        raise SignatureError(f"Authorization lacks {', '.join(missing)}")
+    scope = _credential_scope(parts["Credential"], region)
+    access_key, scope_date = scope[0], scope[1]
+    amz_date = headers.get("x-amz-date", "")
+    try:
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise SignatureError("X-Amz-Date must be YYYYMMDDTHHMMSSZ") from None
+    if signed_at.strftime("%Y%m%d") != scope_date:
+        raise SignatureError("credential scope date differs from X-Amz-Date")
+    if abs(now - signed_at.timestamp()) > MAX_CLOCK_SKEW_SECONDS:
+        raise SignatureError("signature is dated more than 5 minutes from now")
+    credentials = _credentials(lookup, access_key, headers.get("x-amz-security-token", ""), now)
+
+    signed_headers = parts["SignedHeaders"].split(";")
+    if "x-amz-date" not in signed_headers:
+        raise SignatureError("SignedHeaders must include x-amz-date")
+    body_sha256 = hashlib.sha256(body).hexdigest()
+    payload_hash = headers.get("x-amz-content-sha256", body_sha256)
+    if payload_hash not in (body_sha256, UNSIGNED_PAYLOAD):
+        raise SignatureError("X-Amz-Content-SHA256 does not match the body")
+    # Every service but S3 encodes the (already encoded) path once more.
+    canonical_path = quote(_remove_dot_segments(raw_path) or "/", safe="/~")
+    canonical_query = "&".join(
+        f"{key}={value}" for key, value in sorted((_encode(k), _encode(v)) for k, v in query)
+    )
+    canonical_request = "\n".join(
+        (
+            method.upper(),
+            canonical_path,
+            canonical_query,
+            _canonical_headers(signed_headers, headers),
+            ";".join(signed_headers),
+            payload_hash,
+        )
+    )
+    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+    string_to_sign = f"{ALGORITHM}\n{amz_date}\n{'/'.join(scope[1:])}\n{digest}"
+    key = _signing_key(credentials.secret_access_key, scope_date, region)
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, parts["Signature"]):
+        raise SignatureError("signature does not match the request")
+    return credentials
+
+
+def _credential_scope(credential: str, region: str) -> list[str]:
+    scope = credential.split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        raise SignatureError("the credential must be KEY/YYYYMMDD/REGION/SERVICE/aws4_request")
+    if scope[3] != SERVICE:
+        raise SignatureError(f"credential scope names service {scope[3]!r}, not {SERVICE}")
+    if scope[2] != region:
+        raise SignatureError(f"credential scope names region {scope[2]!r}, not {region}")
+    return scope
+
+
+def _credentials(
+    lookup: Callable[[str], LocalCredentials | None], access_key: str, token: str, now: float
+) -> LocalCredentials:
+    credentials = lookup(access_key)
+    if credentials is None:
+        raise SignatureError(f"unknown access key {access_key!r}", "UnrecognizedClientException")
+    if now > credentials.expiration:
+        raise SignatureError("the signing credentials have expired")
+    if not hmac.compare_digest(token.encode(), credentials.session_token.encode()):
+        raise SignatureError("the security token does not belong to the access key")
+    return credentials
+
+
+def _canonical_headers(signed_headers: list[str], headers: dict[str, str]) -> str:
+    if "host" not in signed_headers:
+        raise SignatureError("the signed headers must include host")
+    try:
+        return "".join(f"{name}:{' '.join(headers[name].split())}\n" for name in signed_headers)
+    except KeyError as error:
+        raise SignatureError(f"signed header {error.args[0]!r} is not in the request") from None
+
+
+def _remove_dot_segments(path: str) -> str:
+    # RFC 3986 5.2.4, as botocore normalizes a path before signing it.
+    output: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if len(output) > 1:
+                output.pop()
+        elif segment != ".":
+            output.append(segment)
+    normalized = "/".join(output)
+    if path.endswith(("/.", "/..")) and not normalized.endswith("/"):
+        normalized += "/"
+    return normalized
 
 
 def _encode(value: str) -> str:

@@ -18,6 +18,7 @@ the local stack runs what `pulumi up` would deploy without any stack config.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from functions.lexstream_runtime import contract
 from .bedrock import LocalBedrock
 from .dynamodb import EmbeddedDynamoDB, dynamodb_client, ensure_stack_tables
 from .gateway import LocalGateway
+from .identity import LocalCredentials
 from .lambda_runtime import LambdaFunction, patched_environ
 from .lex_runtime import TURN_TIMEOUT_SECONDS, LexRuntime
 
@@ -425,6 +427,7 @@ class LocalStack:
             auth_mode=str(settings.auth_mode),
             callback_latency_s=settings.callback_latency_s,
             region=settings.region,
+            management_signers=self._function_signers(),
             port=settings.port,
             throttle_rate=settings.throttle_rate,
             throttle_burst=settings.throttle_burst,
@@ -446,6 +449,23 @@ class LocalStack:
             contract.SESSION_ATTR_ENDPOINT: self.gateway.callback_url,
             contract.SESSION_ATTR_TABLE: settings.connection_table,
         }
+
+    def _function_signers(self) -> Callable[[str], LocalCredentials | None]:
+        """The credentials the functions sign their posts with, for the gateway to verify
+        them as API Gateway does: whatever this process's botocore resolves (the stack's
+        fake ones, or your own), asked afresh so refreshed credentials keep working."""
+        session = boto3.Session()
+
+        def lookup(access_key: str) -> LocalCredentials | None:
+            resolved = session.get_credentials()
+            frozen = resolved.get_frozen_credentials() if resolved is not None else None
+            if frozen is None or frozen.access_key != access_key:
+                return None
+            return LocalCredentials(
+                "", frozen.access_key, frozen.secret_key, frozen.token or "", math.inf
+            )
+
+        return lookup
 
     def _invoker(self, name: str) -> Callable[[Any], Any]:
         """Invoke function `name`, looked up per call: the gateway listens before the

@@ -221,3 +221,41 @@ def test_the_fulfillment_streams_only_to_the_stacks_own_callback_url(iam_stack, 
     assert streamed == ""
     assert iam_stack.gateway.counters.messages_posted == posted_before
     assert '"stopReason": "endpoint_not_allowed"' in capsys.readouterr().out
+
+
+def test_management_calls_are_verified_like_api_gateway_verifies_them(iam_stack):
+    # The functions' own signature passes (every streaming test above relies on it); a
+    # client whose signature cannot be the functions' is refused before it reaches a socket.
+    async def scenario() -> str:
+        chat = ChatSession(iam_stack)
+        await chat.connect()
+        try:
+            assert eventually(lambda: connection_row(iam_stack, chat.session_id) is not None)
+            return connection_row(iam_stack, chat.session_id)[contract.CONNECTION_ID]["S"]
+        finally:
+            await chat.close()
+
+    connection_id = asyncio.run(scenario())
+    access_key = boto3.Session().get_credentials().get_frozen_credentials().access_key
+    refusals = {
+        "InvalidSignatureException": {
+            "aws_access_key_id": access_key,
+            "aws_secret_access_key": "not-the-functions-secret",
+            "region_name": iam_stack.settings.region,
+        },
+        "UnrecognizedClientException": {
+            "aws_access_key_id": "AKIANOBODYISSUEDTHIS",
+            "aws_secret_access_key": "whatever",
+            "region_name": iam_stack.settings.region,
+        },
+    }
+    for error_type, credentials in refusals.items():
+        client = boto3.client(
+            "apigatewaymanagementapi", endpoint_url=iam_stack.callback_url, **credentials
+        )
+        with pytest.raises(client.exceptions.ClientError) as refused:
+            client.post_to_connection(ConnectionId=connection_id, Data=b"forged")
+        error = refused.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert error["Error"]["Code"] == error_type
+        assert iam_stack.gateway.counters.post_errors[error_type] >= 1
