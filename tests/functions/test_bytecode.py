@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.cold_start import MAX_ARCHIVE_BYTES, archive_bytes
 from functions import bytecode, layout
 
 RUNTIME_VERSION = f"{bytecode.VERSION[0]}.{bytecode.VERSION[1]}"
@@ -80,6 +81,12 @@ def test_each_archive_carries_each_sources_bytecode_where_the_import_system_look
     assert set(compiled) == set(expected)
     for arcname, pyc in compiled.items():
         assert bytecode.is_current(pyc, expected[arcname]), arcname
+
+
+@pytest.mark.parametrize("name", layout.FUNCTION_NAMES)
+def test_each_archive_with_its_bytecode_stays_under_50_kb_zipped(name: str) -> None:
+    zipped, _ = archive_bytes(layout.function_files(name))
+    assert zipped < MAX_ARCHIVE_BYTES, f"{name}: {zipped} bytes"
 
 
 def test_the_layer_carries_the_bytecode_under_python() -> None:
