@@ -62,7 +62,8 @@ ensure_runtime_python() {
   runtime="$(python -c 'from functions import layout; print(layout.LAMBDA_RUNTIME)')"
   version="${runtime#python}"
   for candidate in "$(command -v "python$version" || true)" \
-    "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
+    "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version" \
+    "$(uv python find --no-python-downloads "$version" 2>/dev/null || true)"; do
     # A pyenv shim exists for every installed version but runs only the selected one.
     if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c '' 2>/dev/null; then
       found="$candidate"
