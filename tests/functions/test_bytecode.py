@@ -28,6 +28,13 @@ def _runtime_python() -> str | None:
     candidates = [shutil.which(f"python{RUNTIME_VERSION}")]
     pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     candidates += sorted(glob.glob(f"{pyenv}/versions/{RUNTIME_VERSION}.*/bin/python*.*"))
+    if shutil.which("uv"):
+        found = subprocess.run(
+            ["uv", "python", "find", "--no-python-downloads", RUNTIME_VERSION],
+            capture_output=True,
+            text=True,
+        )
+        candidates.append(found.stdout.strip() if found.returncode == 0 else None)
     for candidate in candidates:
         # A pyenv shim exists for every installed version but runs only the selected one.
         if candidate and subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
