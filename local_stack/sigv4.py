@@ -105,15 +105,7 @@ def verify_presigned_request(
     signed_headers = params["X-Amz-SignedHeaders"].split(";")
     canonical_headers = _canonical_headers(signed_headers, headers)
 
-    # SigV4 sorts by the encoded names (then values), not the decoded ones.
-    canonical_query = "&".join(
-        f"{key}={value}"
-        for key, value in sorted(
-            (_encode(k), _encode(v)) for k, v in pairs if k != "X-Amz-Signature"
-        )
-    )
-    key = _signing_key(credentials.secret_access_key, scope_date, region)
-    string_prefix = f"{ALGORITHM}\n{params['X-Amz-Date']}\n{'/'.join(scope[1:])}\n"
+    canonical_query = _canonical_query((k, v) for k, v in pairs if k != "X-Amz-Signature")
     for payload_hash in (EMPTY_BODY_SHA256, UNSIGNED_PAYLOAD):
         canonical_request = "\n".join(
             (
@@ -125,8 +117,7 @@ def verify_presigned_request(
                 payload_hash,
             )
         )
-        digest = hashlib.sha256(canonical_request.encode()).hexdigest()
-        expected = hmac.new(key, (string_prefix + digest).encode(), hashlib.sha256).hexdigest()
+        expected = _signature(credentials, scope, params["X-Amz-Date"], canonical_request)
         if hmac.compare_digest(expected, params["X-Amz-Signature"]):
             return credentials
     raise SignatureError("signature does not match the request")
@@ -190,23 +181,17 @@ def verify_signed_request(
         raise SignatureError("X-Amz-Content-SHA256 does not match the body")
     # Every service but S3 encodes the (already encoded) path once more.
     canonical_path = quote(_remove_dot_segments(raw_path) or "/", safe="/~")
-    canonical_query = "&".join(
-        f"{key}={value}" for key, value in sorted((_encode(k), _encode(v)) for k, v in query)
-    )
     canonical_request = "\n".join(
         (
             method.upper(),
             canonical_path,
-            canonical_query,
+            _canonical_query(query),
             _canonical_headers(signed_headers, headers),
             ";".join(signed_headers),
             payload_hash,
         )
     )
-    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
-    string_to_sign = f"{ALGORITHM}\n{amz_date}\n{'/'.join(scope[1:])}\n{digest}"
-    key = _signing_key(credentials.secret_access_key, scope_date, region)
-    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    expected = _signature(credentials, scope, amz_date, canonical_request)
     if not hmac.compare_digest(expected, parts["Signature"]):
         raise SignatureError("signature does not match the request")
     return credentials
@@ -263,6 +248,21 @@ def _remove_dot_segments(path: str) -> str:
 def _encode(value: str) -> str:
     # SigV4 percent-encodes everything except the RFC 3986 unreserved characters.
     return quote(value, safe="-_.~")
+
+
+def _canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
+    # SigV4 sorts by the encoded names (then values), not the decoded ones.
+    return "&".join(f"{k}={v}" for k, v in sorted((_encode(k), _encode(v)) for k, v in pairs))
+
+
+def _signature(
+    credentials: LocalCredentials, scope: list[str], amz_date: str, canonical_request: str
+) -> str:
+    """The signature of `canonical_request`; `scope` is KEY/DATE/REGION/SERVICE/aws4_request."""
+    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+    string_to_sign = f"{ALGORITHM}\n{amz_date}\n{'/'.join(scope[1:])}\n{digest}"
+    key = _signing_key(credentials.secret_access_key, scope[1], scope[2])
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def _signing_key(secret: str, date: str, region: str) -> bytes:

@@ -31,6 +31,7 @@ from local_stack.bedrock import LocalBedrock
 from local_stack.dynamodb import ensure_table
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
+from tests.processes import stop
 
 # Records every AWS action each function calls, for the whole session: the
 # least-privilege contract in tests/security compares it with the roles the component
@@ -179,12 +180,7 @@ def dynamodb_local(
     try:
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 

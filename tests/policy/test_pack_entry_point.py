@@ -25,6 +25,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from policy import lexstream_policies as rules
+from tests.processes import stop
 from tests.program.harness import record_stack
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "policy"
@@ -52,12 +53,7 @@ def analyzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             grpc.channel_ready_future(channel).result(timeout=30)
             yield analyzer_pb2_grpc.AnalyzerStub(channel)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
