@@ -70,16 +70,15 @@ class StreamingBackend(pulumi.ComponentResource):
         self.connection_table = create_connection_table(children, **tables)
         self.quota_table = create_quota_table(children, **tables)
 
+        self.api = WebSocketApi(children, ctx, stage_name=args.stage_name)
         functions = self._create_route_functions(children)
         account = (
             create_api_gateway_account(children, ctx) if args.manage_api_gateway_account else []
         )
-        self.api = WebSocketApi(
+        self.api.serve(
             children,
-            ctx,
             functions={route: fn.function for route, fn in functions.items()},
             auth_mode=args.auth_mode,
-            stage_name=args.stage_name,
             throttle_burst_limit=args.throttle_burst_limit,
             throttle_rate_limit=args.throttle_rate_limit,
             log_retention_days=args.log_retention_days,
@@ -161,11 +160,18 @@ class StreamingBackend(pulumi.ComponentResource):
             environment={
                 contract.ENV_CONNECTION_TABLE: self.connection_table.name,
                 contract.ENV_AUTH_MODE: args.auth_mode,
+                contract.ENV_CALLBACK_URL: self.api.stage_callback_url,
                 **counting,
             },
             statements=[
                 statement(["dynamodb:PutItem"], [self.connection_table.arn]),
                 count_request,
+                # Whether the connection holding a session is still live, before a
+                # connect may take the session over (lexstream_runtime.sessions).
+                statement(
+                    ["execute-api:ManageConnections"],
+                    [self.api.execute_api_arn("GET/@connections/*")],
+                ),
             ],
             **route_function,
         )

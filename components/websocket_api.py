@@ -47,23 +47,12 @@ AUTHORIZATION = {contract.AUTH_IAM: "AWS_IAM", contract.AUTH_NONE: "NONE"}
 class WebSocketApi:
     """The API that browsers connect to and that fulfillment functions post back through.
 
-    `functions` maps each Lambda-backed route key ($connect, $disconnect, $default) to
-    the function that serves it.
+    Built in two steps, because the $connect function needs the API's callback URL (it
+    asks the management API whether a session's connection is live) while the routes
+    need the functions: the constructor creates the API, `serve` its routes and stage.
     """
 
-    def __init__(
-        self,
-        children: Children,
-        ctx: AwsContext,
-        *,
-        functions: Mapping[str, aws.lambda_.Function],
-        auth_mode: str,
-        stage_name: str,
-        throttle_burst_limit: int,
-        throttle_rate_limit: float,
-        log_retention_days: int,
-        stage_depends_on: list[pulumi.Resource],
-    ) -> None:
+    def __init__(self, children: Children, ctx: AwsContext, *, stage_name: str) -> None:
         self.ctx = ctx
         self.stage_name = stage_name
         self.api = children.create(
@@ -75,9 +64,28 @@ class WebSocketApi:
             description="Lex Web UI streaming responses",
             tags=children.tags,
         )
+        # For the functions: known as soon as the API exists, before its stage.
+        self.stage_callback_url = self.api.api_endpoint.apply(
+            lambda endpoint: _https_callback_url(endpoint, stage_name)
+        )
         self.routes: dict[str, aws.apigatewayv2.Route] = {}
         self.integrations: dict[str, aws.apigatewayv2.Integration] = {}
         self._settings: list[dict[str, pulumi.Input[object]]] = []
+
+    def serve(
+        self,
+        children: Children,
+        *,
+        functions: Mapping[str, aws.lambda_.Function],
+        auth_mode: str,
+        throttle_burst_limit: int,
+        throttle_rate_limit: float,
+        log_retention_days: int,
+        stage_depends_on: list[pulumi.Resource],
+    ) -> None:
+        """Route each Lambda-backed route key ($connect, $disconnect, $default) in
+        `functions` to its function, add the ping route, and deploy the stage."""
+        stage_name = self.stage_name
         for route_key, function in functions.items():
             self._add_lambda_route(children, route_key, function, auth_mode)
         self._add_ping_route(children)

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from functions.lexstream_runtime import contract
 
-from .stack import LocalStack, StackError, StackSettings
+from .stack import SESSION_ID_KINDS, LocalStack, StackError, StackSettings
 
 DEFAULT_PORT = 8080
 
@@ -36,6 +36,15 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[StackSettings, bool]
         dest="auth_mode",
         choices=contract.AUTH_MODES,
         help="how $connect is authorized (default: Pulumi.yaml's authMode)",
+    )
+    parser.add_argument(
+        "--session-ids",
+        choices=SESSION_ID_KINDS,
+        default="stock",
+        help=(
+            "the chat page's session ids: stock (lex-web-ui- + 4 hex digits per page load, "
+            "as the Lex Web UI release does; default) or identity (its Cognito identity id)"
+        ),
     )
     parser.add_argument("--stage", help="API stage name (default: Pulumi.yaml's stageName)")
     parser.add_argument("--region", default="us-east-1", help="AWS region (default us-east-1)")
@@ -87,6 +96,7 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[StackSettings, bool]
         quota_limit=arguments.quota_limit,
         quota_period=arguments.quota_period,
         callback_latency_s=arguments.callback_latency_ms / 1000,
+        session_ids=arguments.session_ids,
     ), arguments.verbose
 
 

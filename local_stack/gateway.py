@@ -255,20 +255,6 @@ class LocalGateway:
         max_workers: int = 64,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
     ) -> None:
-        for key, target in routes.items():
-            if not callable(target):
-                raise TypeError(
-                    f"route {key!r} must map to a callable, got {type(target).__name__}"
-                )
-            if key.startswith("$") and key not in (
-                contract.ROUTE_CONNECT,
-                contract.ROUTE_DISCONNECT,
-                contract.ROUTE_DEFAULT,
-            ):
-                raise ValueError(
-                    f"unknown route key {key!r}; expected {contract.ROUTE_CONNECT}, "
-                    f"{contract.ROUTE_DISCONNECT}, {contract.ROUTE_DEFAULT} or an action name"
-                )
         if not _STAGE_PATTERN.fullmatch(stage):
             raise ValueError(f"stage {stage!r} must be 1-128 letters, digits, '-' or '_'")
         if auth_mode not in contract.AUTH_MODES:
@@ -279,7 +265,8 @@ class LocalGateway:
             raise ValueError(f"callback_latency_s must be >= 0, got {callback_latency_s!r}")
         if idle_timeout_s <= 0 or max_connection_s <= 0:
             raise ValueError("idle_timeout_s and max_connection_s must be positive")
-        self.routes = dict(routes)
+        self.routes: dict[str, RouteFunction] = {}
+        self.serve_routes(routes)
         self.stage = stage
         self.auth_mode = auth_mode
         self.callback_latency_s = callback_latency_s
@@ -309,6 +296,29 @@ class LocalGateway:
         self.port: int | None = None
 
     # --- lifecycle -------------------------------------------------------------------
+
+    def serve_routes(self, routes: Mapping[str, RouteFunction]) -> None:
+        """Add or replace route functions, also while the gateway runs: a function that
+        needs the gateway's own callback URL can only be made once the gateway listens.
+
+        Raises TypeError for a target that is not callable, ValueError for an unknown
+        `$` route key.
+        """
+        for key, target in routes.items():
+            if not callable(target):
+                raise TypeError(
+                    f"route {key!r} must map to a callable, got {type(target).__name__}"
+                )
+            if key.startswith("$") and key not in (
+                contract.ROUTE_CONNECT,
+                contract.ROUTE_DISCONNECT,
+                contract.ROUTE_DEFAULT,
+            ):
+                raise ValueError(
+                    f"unknown route key {key!r}; expected {contract.ROUTE_CONNECT}, "
+                    f"{contract.ROUTE_DISCONNECT}, {contract.ROUTE_DEFAULT} or an action name"
+                )
+        self.routes.update(routes)
 
     def start(self) -> LocalGateway:
         """Listen on 127.0.0.1 in a background thread; returns once connections are accepted."""

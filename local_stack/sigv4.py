@@ -3,7 +3,8 @@
 Two shapes reach the local gateway:
 - WebSocket connect URLs, presigned in the query string. The Lex Web UI presigns
   `wss://host/stage?sessionId=…` with its identity-pool credentials (only the `host`
-  header signed), and botocore's `SigV4QueryAuth` produces the same shape.
+  header signed, as the host name without a port), and botocore's `SigV4QueryAuth`
+  produces the same shape (with the port, when the URL has one).
 - Management API calls (`POST /{stage}/@connections/{id}`), signed in the
   `Authorization` header by the functions' botocore clients, body included.
 
@@ -103,24 +104,43 @@ def verify_presigned_request(
 
     credentials = _credentials(lookup, access_key, params.get("X-Amz-Security-Token", ""), now)
     signed_headers = params["X-Amz-SignedHeaders"].split(";")
-    canonical_headers = _canonical_headers(signed_headers, headers)
-
     canonical_query = _canonical_query((k, v) for k, v in pairs if k != "X-Amz-Signature")
-    for payload_hash in (EMPTY_BODY_SHA256, UNSIGNED_PAYLOAD):
-        canonical_request = "\n".join(
-            (
-                method.upper(),
-                quote(path, safe="/-_.~"),
-                canonical_query,
-                canonical_headers,
-                ";".join(signed_headers),
-                payload_hash,
+    for host in _signed_host_forms(headers):
+        received = headers if host is None else {**headers, "host": host}
+        canonical_headers = _canonical_headers(signed_headers, received)
+        for payload_hash in (EMPTY_BODY_SHA256, UNSIGNED_PAYLOAD):
+            canonical_request = "\n".join(
+                (
+                    method.upper(),
+                    quote(path, safe="/-_.~"),
+                    canonical_query,
+                    canonical_headers,
+                    ";".join(signed_headers),
+                    payload_hash,
+                )
             )
-        )
-        expected = _signature(credentials, scope, params["X-Amz-Date"], canonical_request)
-        if hmac.compare_digest(expected, params["X-Amz-Signature"]):
-            return credentials
+            expected = _signature(credentials, scope, params["X-Amz-Date"], canonical_request)
+            if hmac.compare_digest(expected, params["X-Amz-Signature"]):
+                return credentials
     raise SignatureError("signature does not match the request")
+
+
+def _signed_host_forms(headers: dict[str, str]) -> list[str | None]:
+    """The host values a presigned connect may have been signed for: the Host header as
+    received and, when it carries a port, the host name alone.
+
+    The Lex Web UI (0.24.1) signs `host` as the URL's host name without its port. API
+    Gateway's endpoints have no port, so there the two are the same; against a loopback
+    gateway the browser's Host header has the port, and only the port may differ.
+    """
+    host = headers.get("host")
+    if host is None:
+        return [None]  # _canonical_headers then says the signed header is missing
+    name, colon, port = host.rpartition(":")
+    # "[::1]:8080" has a port; "[::1]" and "::1" do not.
+    if colon and port.isdigit() and (not name.startswith("[") or name.endswith("]")):
+        return [host, name]
+    return [host]
 
 
 def verify_signed_request(

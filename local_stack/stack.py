@@ -70,6 +70,10 @@ def project_defaults(path: Path = PROJECT_FILE) -> dict[str, Any]:
     return {key: spec.get("default") for key, spec in (project.get("config") or {}).items()}
 
 
+# What the chat page may send as its session id (see StackSettings.session_ids).
+SESSION_ID_KINDS = ("stock", "identity")
+
+
 @dataclass
 class StackSettings:
     """What the local stack runs. None means "the default Pulumi.yaml declares".
@@ -94,6 +98,10 @@ class StackSettings:
         callback_latency_s: delay added to every management API call. Default 0.
         idle_timeout_s, max_connection_s: socket limits. Default: AWS's 10 min and 2 h.
         ping_interval_s: the chat page's heartbeat interval. Default 9 minutes.
+        session_ids: what the chat page sends as its session id: "stock" (`lex-web-ui-`
+            + 4 random hex digits per page load, as the stock Lex Web UI 0.24.1 does) or
+            "identity" (its Cognito identity id, as a patched client may). Default
+            "stock".
         connection_table, quota_table: table names. Default lexstream-local-*.
     """
 
@@ -115,6 +123,7 @@ class StackSettings:
     idle_timeout_s: float = contract.IDLE_TIMEOUT_SECONDS
     max_connection_s: float = contract.MAX_CONNECTION_SECONDS
     ping_interval_s: float = PING_INTERVAL_SECONDS
+    session_ids: str = "stock"
     connection_table: str = "lexstream-local-connections"
     quota_table: str = "lexstream-local-quota"
     system_prompt: str | None = None
@@ -152,6 +161,10 @@ class StackSettings:
             raise StackError(
                 f"quota period {self.quota_period!r} is not one of "
                 + ", ".join(contract.QUOTA_PERIODS)
+            )
+        if self.session_ids not in SESSION_ID_KINDS:
+            raise StackError(
+                f"session ids {self.session_ids!r} is not one of {', '.join(SESSION_ID_KINDS)}"
             )
         if not 0 <= self.port <= 65535:
             raise StackError(f"port {self.port} is not 0-65535")
@@ -276,9 +289,11 @@ class LocalStack:
         gateway = self._gateway()
         assert self.lex is not None
         return {
-            "websocketUrl": gateway.websocket_url,
-            contract.SESSION_ATTR_ENDPOINT: gateway.callback_url,
-            contract.SESSION_ATTR_TABLE: self.settings.connection_table,
+            # The Web UI's own keys: the page derives `streamingEndpoint` from the socket
+            # URL, as the stock client does.
+            contract.WEB_UI_WEBSOCKET_ENDPOINT: gateway.websocket_url,
+            contract.WEB_UI_TABLE: self.settings.connection_table,
+            "sessionIds": self.settings.session_ids,
             "authMode": self.settings.auth_mode,
             "region": self.settings.region,
             "recognizeTextPath": self.lex.path,
@@ -371,6 +386,7 @@ class LocalStack:
             "connect": {
                 contract.ENV_CONNECTION_TABLE: settings.connection_table,
                 contract.ENV_AUTH_MODE: str(settings.auth_mode),
+                contract.ENV_CALLBACK_URL: self._gateway().callback_url,
                 **quota,
             },
             "disconnect": {contract.ENV_CONNECTION_TABLE: settings.connection_table},

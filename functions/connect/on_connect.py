@@ -1,30 +1,42 @@
-"""$connect: admit a browser's WebSocket and map its Lex session to the connection.
+"""$connect: admit a browser's WebSocket and give its Lex session to this connection.
 
 Order of checks, cheapest safe order first:
 1. The event must carry a connection id (API Gateway always sends one).
 2. The quota counts the request, valid or not, so junk traffic costs quota like any
    other request and cannot be used to run the function for free. Full → 429.
 3. `sessionId` must look like a Lex V2 session id. Missing or malformed → 400.
-4. With `iam` auth, the session id must be the caller's own Cognito identity id, which
-   is what the Lex Web UI uses as its session id; otherwise anyone holding identity-pool
-   credentials could register another user's session and read their stream. → 403.
-5. Write {sessionId, connectionId, ttl}; a reconnect (a new tab) replaces the old row.
-   DynamoDB failing → 500 with no detail.
-A rejected connect never writes a connection item.
+4. With `iam` auth the caller must be a Cognito identity, and a session id shaped like a
+   Cognito identity id may be registered only by that identity. → 403.
+   Any other session id is accepted: the stock Lex Web UI sends `lex-web-ui-` + 4 hex
+   digits, not its identity id.
+5. The session must be free, the caller's own, or held by a connection that is gone
+   (`lexstream_runtime.sessions`): a live session cannot be taken over. → 403.
+6. DynamoDB or the management API failing → 500 with no detail.
+A refused connect never writes a connection item, and its log line says why.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from lexstream_runtime import aws, contract, environment, websocket
 from lexstream_runtime.quota import RequestQuota
+from lexstream_runtime.sessions import SessionRegistry
 
 CONNECTION_TABLE = environment.required(contract.ENV_CONNECTION_TABLE)
 AUTH_MODE = environment.one_of(contract.ENV_AUTH_MODE, contract.AUTH_MODES)
+CALLBACK_URL = environment.required(contract.ENV_CALLBACK_URL)
 DYNAMODB = aws.dynamodb_client()
 QUOTA = RequestQuota.from_environment(DYNAMODB)
+try:
+    # Asked whether a session's connection is still live (GetConnection).
+    MANAGEMENT = aws.route_management_client(CALLBACK_URL)
+except ValueError as error:  # botocore refuses an endpoint URL it cannot use
+    raise environment.ConfigurationError(
+        f"environment variable {contract.ENV_CALLBACK_URL}={CALLBACK_URL!r} must be the "
+        f"API stage's https callback URL: {error}"
+    ) from None
+SESSIONS = SessionRegistry(DYNAMODB, CONNECTION_TABLE, MANAGEMENT)
 
 ROUTE = contract.ROUTE_CONNECT
 INVALID_SESSION_ID = (
@@ -44,35 +56,24 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             ROUTE, 400, INVALID_SESSION_ID, "invalid_session_id", connectionId=connection_id
         )
 
-    owner = websocket.cognito_identity_id(event)
-    if AUTH_MODE == contract.AUTH_IAM and owner != session_id:
-        return websocket.decide(
-            ROUTE,
-            403,
-            "Forbidden",
-            "session_not_owned_by_caller",
-            connectionId=connection_id,
-            sessionId=session_id,
-            identity=owner,
-        )
-    return _register(connection_id, session_id, owner)
+    fields = {"connectionId": connection_id, "sessionId": session_id}
+    owner = websocket.cognito_identity_id(event) if AUTH_MODE == contract.AUTH_IAM else None
+    if AUTH_MODE == contract.AUTH_IAM:
+        if owner is None:
+            return websocket.decide(ROUTE, 403, "Forbidden", "identity_missing", **fields)
+        names_identity = contract.COGNITO_IDENTITY_ID_PATTERN.fullmatch(session_id)
+        if names_identity and session_id != owner:
+            return websocket.decide(
+                ROUTE, 403, "Forbidden", "identity_session_of_another", identity=owner, **fields
+            )
+        fields["identity"] = owner
 
-
-def _register(connection_id: str, session_id: str, owner: str | None) -> dict[str, Any]:
-    item = {
-        contract.SESSION_ID: {"S": session_id},
-        contract.CONNECTION_ID: {"S": connection_id},
-        # Whole seconds: DynamoDB ignores a TTL that is fractional.
-        contract.TTL: {"N": str(int(time.time()) + contract.CONNECTION_TTL_SECONDS)},
-    }
-    if AUTH_MODE == contract.AUTH_IAM and owner is not None:
-        item[contract.OWNER_IDENTITY] = {"S": owner}
     try:
-        DYNAMODB.put_item(TableName=CONNECTION_TABLE, Item=item)
+        claim = SESSIONS.claim(session_id, connection_id, owner)
     except aws.AWS_ERRORS as error:
-        return websocket.failed(
-            ROUTE, "table_unavailable", error, connectionId=connection_id, sessionId=session_id
-        )
-    return websocket.decide(
-        ROUTE, 200, "Connected", "registered", connectionId=connection_id, sessionId=session_id
-    )
+        return websocket.failed(ROUTE, "table_unavailable", error, **fields)
+    if claim.previous_connection is not None:
+        fields["previousConnectionId"] = claim.previous_connection
+    if not claim.granted:
+        return websocket.decide(ROUTE, 403, "Forbidden", claim.reason, **fields)
+    return websocket.decide(ROUTE, 200, "Connected", claim.reason, **fields)

@@ -129,6 +129,12 @@ def shared_dynamodb_client() -> Any:
         return _shared_dynamodb[0]
 
 
+def route_management_client(endpoint_url: str) -> Any:
+    """A new management API client for a route function (create it once, at cold init):
+    the route functions' short timeouts, so a stuck call fails inside the function's."""
+    return _client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_ROUTE_CONFIG)
+
+
 def management_client(endpoint_url: str) -> Any:
     """The API Gateway management API client for one callback URL, reused across turns."""
     with _clients_lock:

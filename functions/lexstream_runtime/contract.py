@@ -15,6 +15,7 @@ SESSION_ID = "sessionId"  # partition key, S
 CONNECTION_ID = "connectionId"  # S; also the partition key of the lookup index
 TTL = "ttl"  # N, whole epoch seconds (DynamoDB ignores fractional or string TTLs)
 OWNER_IDENTITY = "ownerIdentity"  # S, the Cognito identity that registered the session
+# A row's registration time is its TTL less CONNECTION_TTL_SECONDS (see connection_ttl).
 CONNECTION_INDEX = "byConnectionId"  # GSI, KEYS_ONLY: $disconnect only knows connectionId
 
 # --- Quota table: one atomic counter item per quota period ---
@@ -26,6 +27,18 @@ QUOTA_REQUESTS = "requests"  # N, requests admitted in the period
 MAX_CONNECTION_SECONDS = 2 * 60 * 60
 CONNECTION_TTL_SECONDS = MAX_CONNECTION_SECONDS + 10 * 60
 
+
+def connection_ttl(registered_at: float) -> int:
+    """The TTL of a row registered at `registered_at` (epoch seconds), in whole seconds:
+    DynamoDB ignores a TTL that is fractional."""
+    return int(registered_at) + CONNECTION_TTL_SECONDS
+
+
+def registered_at(ttl: int) -> int:
+    """When a row with this TTL was registered (the inverse of connection_ttl)."""
+    return ttl - CONNECTION_TTL_SECONDS
+
+
 # --- Environment variables the component sets on the functions ---
 ENV_CONNECTION_TABLE = "LEXSTREAM_CONNECTION_TABLE"
 ENV_QUOTA_TABLE = "LEXSTREAM_QUOTA_TABLE"
@@ -36,7 +49,8 @@ ENV_MODEL_ID = "LEXSTREAM_MODEL_ID"
 ENV_SYSTEM_PROMPT = "LEXSTREAM_SYSTEM_PROMPT"
 ENV_MAX_TOKENS = "LEXSTREAM_MAX_TOKENS"
 # The deployment's own callback URL. The browser names the URL to post to (a session
-# attribute), so a fulfillment function with this set streams only to its own API.
+# attribute), so a fulfillment function with this set streams only to its own API; the
+# connect function asks it whether a session's connection is still live.
 ENV_CALLBACK_URL = "LEXSTREAM_CALLBACK_URL"
 
 # --- Auth modes for $connect ---
@@ -66,6 +80,14 @@ WEB_UI_TABLE = "streamingDynamoDbTable"
 
 # --- Session ids: Lex V2 accepts 2-100 characters of [0-9a-zA-Z._:-] ---
 SESSION_ID_PATTERN = re.compile(r"[0-9a-zA-Z._:-]{2,100}")
+# A Cognito identity id, `<region>:<uuid>`. A session id of this shape names an identity,
+# so only that identity may register it. Identity ids of unauthenticated identities are
+# enough to obtain their credentials, so logs never carry them in clear. Case-insensitive
+# so that a variant in other letters cannot pass as an ordinary session id.
+COGNITO_IDENTITY_ID_PATTERN = re.compile(
+    r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    re.IGNORECASE,
+)
 
 # --- API Gateway WebSocket limits ---
 MAX_FRAME_BYTES = 32 * 1024

@@ -1,8 +1,13 @@
 // The local chat page: the Lex Web UI's streaming behaviour, without the Web UI.
 //
-// - The socket opens with ?sessionId=<Lex session id> (presigned with SigV4 in iam mode)
-//   and sends {"action":"ping"} on open and then every 9 minutes, because API Gateway
-//   closes sockets that stay idle for 10.
+// - By default it sends what the stock Lex Web UI (0.24.1) sends: its session id is
+//   "lex-web-ui-" + 4 random hex digits, new per page load, used for the socket and for
+//   Lex alike; the connect URL is presigned for an hour with only the host name (no port)
+//   signed; every turn sets streamingEndpoint to the socket URL with wss:// turned into
+//   https:// (ws:// stays) and streamingDynamoDbTable. With sessionIds "identity" it
+//   uses its Cognito identity id instead, as a patched client may.
+// - The socket sends {"action":"ping"} on open and then every 9 minutes, because API
+//   Gateway closes sockets that stay idle for 10.
 // - Every frame is appended to the answer being written, the last one included.
 // - When RecognizeText returns, the streamed text is replaced by the final message,
 //   rendered as Markdown.
@@ -15,6 +20,9 @@ const IDENTITY_KEY = "lexstream.identityId";
 // The Web UI's client ignores this frame; a fulfillment may send it to mark the end.
 const STOP_FRAME = "/stop/";
 const MAX_RECONNECT_DELAY_MS = 15000;
+const STOCK_SESSION_PREFIX = "lex-web-ui-";
+// How long the stock client's presigned connect URL stays valid.
+const PRESIGN_SECONDS = 3600;
 // Refresh credentials this long before they expire.
 const CREDENTIAL_MARGIN_S = 60;
 
@@ -27,10 +35,13 @@ class StreamingChat {
     this.heartbeat = null;
     this.reconnectDelayMs = config.reconnectDelayMs;
     this.turn = null;
+    // One of only 65,536 ids, drawn once per page load, as the stock client draws it.
+    const hex = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, "0");
+    this.pageSessionId = STOCK_SESSION_PREFIX + hex;
   }
 
   get sessionId() {
-    return this.credentials.identityId;
+    return this.config.sessionIds === "identity" ? this.credentials.identityId : this.pageSessionId;
   }
 
   async refreshCredentials() {
@@ -57,9 +68,9 @@ class StreamingChat {
     try {
       await this.refreshCredentials();
       const query = `sessionId=${encodeURIComponent(this.sessionId)}`;
-      let url = `${this.config.websocketUrl}?${query}`;
+      let url = `${this.config.streamingWebSocketEndpoint}?${query}`;
       if (this.config.authMode === "iam") {
-        url = await presignUrl(url, this.credentials, this.config.region);
+        url = await presignUrl(url, this.credentials, this.config.region, PRESIGN_SECONDS);
       }
       this.open(url);
     } catch (error) {
@@ -121,9 +132,9 @@ class StreamingChat {
         "{sessionId}",
         encodeURIComponent(this.sessionId),
       );
-      // As the Web UI does on every turn while streaming is allowed.
+      // As the Web UI does on every typed turn while streaming is allowed.
       const sessionAttributes = {
-        streamingEndpoint: this.config.streamingEndpoint,
+        streamingEndpoint: this.config.streamingWebSocketEndpoint.replace("wss://", "https://"),
         streamingDynamoDbTable: this.config.streamingDynamoDbTable,
       };
       const response = await fetch(path, {

@@ -1,6 +1,7 @@
 // SigV4 query-string presigning of a WebSocket URL with WebCrypto, as the Lex Web UI
 // does before it opens an AWS_IAM-protected socket: service execute-api, only the host
-// header signed, the empty body's hash as the payload hash.
+// header signed, as the host name without a port (which API Gateway's own endpoints
+// never have), the empty body's hash as the payload hash.
 
 const encoder = new TextEncoder();
 
@@ -66,7 +67,7 @@ export async function presignUrl(url, credentials, region, expiresSeconds = 300,
     "GET",
     target.pathname,
     query,
-    `host:${target.host}\n`,
+    `host:${target.hostname}\n`,
     "host",
     await sha256Hex(""),
   ].join("\n");

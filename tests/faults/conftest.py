@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
@@ -28,6 +29,8 @@ from tests.functions.waiting import eventually
 SESSION = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"  # the fixtures' Lex session id
 # The model's whole answer: a Markdown paragraph with multi-byte characters, 80 tokens.
 ANSWER = "".join(f"Wort{i} é流 " if i % 9 == 0 else f"word{i} " for i in range(80)) + "**end** ✅"
+# The example streams the plain-text rendering of the model's Markdown.
+STREAMED_ANSWER = markdown_to_plain_text(ANSWER)
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
@@ -127,8 +130,10 @@ def deploy(
     ) -> Deployment:
         model_options = {"answer": lambda request: ANSWER, **(bedrock or {})}
         model = make_bedrock(tokens_per_second=tokens_per_second, **model_options)
+        route_gateway = make_gateway({}, **(gateway or {}))
         route_env = dict(route_environment)
-        route_env[contract.ENV_AUTH_MODE] = (gateway or {}).get("auth_mode", contract.AUTH_NONE)
+        route_env[contract.ENV_AUTH_MODE] = route_gateway.auth_mode
+        route_env[contract.ENV_CALLBACK_URL] = route_gateway.callback_url
         if route_dynamodb:
             route_env["AWS_ENDPOINT_URL_DYNAMODB"] = route_dynamodb
         routes = {
@@ -147,8 +152,9 @@ def deploy(
         if example_dynamodb:
             example_env["AWS_ENDPOINT_URL_DYNAMODB"] = example_dynamodb
         example = make_function("bedrock_fulfillment", example_env, timeout_s=timeout_s)
+        route_gateway.serve_routes(routes)
         deployment = Deployment(
-            gateway=make_gateway(routes, **(gateway or {})),
+            gateway=route_gateway,
             bedrock=model,
             example=example,
             routes=routes,

@@ -10,14 +10,22 @@ import pytest
 from functions.lexstream_runtime import contract
 from local_stack.lambda_runtime import LambdaFunction
 
+# Port 9 on loopback: nothing listens. A test whose connects must ask the management API
+# whether a connection is live passes a gateway's own callback URL instead.
+UNREACHABLE_CALLBACK_URL = "http://127.0.0.1:9/local"
+
 
 @pytest.fixture
 def route_environment(connection_table: str, quota_table: str) -> Callable[..., dict[str, str]]:
-    """`route_environment(limit=100, period="DAY", auth=contract.AUTH_NONE)` → the
-    environment the component sets on the route functions, for this test's tables."""
+    """`route_environment(limit=100, period="DAY", auth=contract.AUTH_NONE,
+    callback_url=UNREACHABLE_CALLBACK_URL)` → the environment the component sets on the
+    route functions, for this test's tables."""
 
     def environment(
-        limit: int = 100, period: str = "DAY", auth: str = contract.AUTH_NONE
+        limit: int = 100,
+        period: str = "DAY",
+        auth: str = contract.AUTH_NONE,
+        callback_url: str = UNREACHABLE_CALLBACK_URL,
     ) -> dict[str, str]:
         return {
             contract.ENV_CONNECTION_TABLE: connection_table,
@@ -25,6 +33,7 @@ def route_environment(connection_table: str, quota_table: str) -> Callable[..., 
             contract.ENV_QUOTA_LIMIT: str(limit),
             contract.ENV_QUOTA_PERIOD: period,
             contract.ENV_AUTH_MODE: auth,
+            contract.ENV_CALLBACK_URL: callback_url,
         }
 
     return environment
@@ -45,6 +54,32 @@ def routes(
         }
 
     return make
+
+
+@pytest.fixture
+def serve_routes(
+    make_gateway: Callable[..., Any], routes: Callable[..., dict[str, LambdaFunction]]
+) -> Callable[..., tuple[Any, dict[str, LambdaFunction]]]:
+    """`serve_routes(auth=..., limit=..., with_disconnect=True, **gateway_options)` →
+    (gateway, functions): a started LocalGateway serving the route functions, which know
+    its callback URL as the component's own API's (so $connect can ask it whether a
+    connection is live). Without $disconnect, a closed socket leaves its row behind, as
+    when API Gateway's best-effort $disconnect never runs."""
+
+    def serve(
+        auth: str = contract.AUTH_NONE,
+        limit: int = 100,
+        with_disconnect: bool = True,
+        **gateway_options: Any,
+    ) -> tuple[Any, dict[str, LambdaFunction]]:
+        gateway = make_gateway({}, auth_mode=auth, **gateway_options)
+        functions = routes(auth=auth, limit=limit, callback_url=gateway.callback_url)
+        if not with_disconnect:
+            del functions[contract.ROUTE_DISCONNECT]
+        gateway.serve_routes(functions)
+        return gateway, functions
+
+    return serve
 
 
 @pytest.fixture

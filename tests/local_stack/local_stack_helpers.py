@@ -26,6 +26,7 @@ from botocore.credentials import Credentials
 
 from local_stack.bedrock import ModelRequest, default_answer
 from local_stack.identity import LocalCredentials
+from tests.stock_web_ui import stock_connect_url, stock_session_attributes, stock_session_id
 
 
 class RawWebSocket:
@@ -187,6 +188,11 @@ class ChatSession:
     def text(self) -> str:
         return "".join(self.frames)
 
+    def turn_options(self) -> dict[str, Any]:
+        """More RecognizeText parameters for each turn (none: the runtime sets the
+        streaming attributes, as a Web UI deployment's config would)."""
+        return {}
+
     async def ask(self, question: str, executor: Any = None) -> str:
         """One RecognizeText turn; returns the final message's text."""
         loop = asyncio.get_running_loop()
@@ -198,6 +204,7 @@ class ChatSession:
                 localeId=self.stack.lex.locale_id,
                 sessionId=self.session_id,
                 text=question,
+                **self.turn_options(),
             ),
         )
         return "\n\n".join(message["content"] for message in response.get("messages", []))
@@ -222,3 +229,29 @@ class ChatSession:
 def generated(question: str) -> str:
     """What the built-in model generates for `question`."""
     return default_answer(ModelRequest("model", "converse-stream", question, "", None, body={}))
+
+
+class StockChatSession(ChatSession):
+    """A ChatSession that sends what the stock Lex Web UI 0.24.1 sends (tests/stock_web_ui):
+    a `lex-web-ui-` + 4 hex session id, a connect presigned for the host name without the
+    port, and both streaming attributes on every typed turn."""
+
+    def __init__(
+        self, stack: Any, identity: LocalCredentials | None = None, session_id: str | None = None
+    ) -> None:
+        super().__init__(stack, identity, session_id or stock_session_id())
+
+    def connect_url(self, session_id: str | None = None, signed: bool = True) -> str:
+        iam = signed and self.stack.settings.auth_mode == "iam"
+        return stock_connect_url(
+            self.stack.websocket_url,
+            session_id or self.session_id,
+            self.credentials if iam else None,
+            self.stack.settings.region,
+        )
+
+    def turn_options(self) -> dict[str, Any]:
+        attributes = stock_session_attributes(
+            self.stack.websocket_url, self.stack.settings.connection_table
+        )
+        return {"sessionState": {"sessionAttributes": attributes}}

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import boto3
@@ -22,6 +23,7 @@ from local_stack_helpers import RawWebSocket, management_client, open_socket, pr
 from functions.lexstream_runtime import contract
 from local_stack.gateway import LocalGateway
 from local_stack.identity import LocalIdentityPool
+from tests.stock_web_ui import stock_connect_url, stock_session_id
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -595,3 +597,35 @@ def test_plain_http_request_to_the_socket_url_never_reaches_connect(make_gateway
         urllib.request.urlopen(gateway.websocket_url.replace("ws://", "http://"), timeout=10)
     assert refused.value.code == 426
     assert recorder.of(None) == []
+
+
+def test_iam_mode_accepts_the_stock_clients_url_signed_for_the_host_without_its_port(
+    make_gateway,
+):
+    recorder = Recorder()
+    gateway = make_gateway(recorder.routes(*ALL_ROUTES), auth_mode=contract.AUTH_IAM)
+    credentials = gateway.identity_pool.issue()
+    session_id = stock_session_id()
+    url = f"{gateway.websocket_url}?sessionId={session_id}"
+    port = urlsplit(url).port
+
+    def signed_for(host: str) -> str:
+        """`url`, presigned for another Host value, then sent to the gateway itself."""
+        real = f"127.0.0.1:{port}"
+        return presign(url.replace(real, host, 1), credentials).replace(host, real, 1)
+
+    # Signed for "127.0.0.1" (no port); the socket's Host header is "127.0.0.1:PORT".
+    assert (
+        connect_status(
+            stock_connect_url(gateway.websocket_url, session_id, credentials, "us-east-1")
+        )
+        == 101
+    )
+    assert recorder.next(contract.ROUTE_CONNECT)["queryStringParameters"]["sessionId"] == (
+        session_id
+    )
+    assert connect_status(signed_for(f"127.0.0.1:{port}")) == 101
+    # Only a missing port is forgiven: another port or another host name is refused.
+    assert connect_status(signed_for(f"127.0.0.1:{port + 1}")) == 403
+    assert connect_status(signed_for(f"localhost:{port}")) == 403
+    assert connect_status(signed_for("localhost")) == 403

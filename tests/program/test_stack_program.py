@@ -269,6 +269,7 @@ def test_route_functions_enforce_the_quota_from_their_environment(record: StackR
     assert environments["connect"] == {
         contract.ENV_CONNECTION_TABLE: connections,
         contract.ENV_AUTH_MODE: v.setting(record, "authMode"),
+        contract.ENV_CALLBACK_URL: record.exports["callback_url"],
         **quota,
     }
     assert environments["disconnect"] == {contract.ENV_CONNECTION_TABLE: connections}
@@ -323,7 +324,12 @@ def test_route_function_roles_are_least_privilege(record: StackRecord) -> None:
     connections = v.table(record, "connections").outputs["arn"]
     quota = v.table(record, "quota").outputs["arn"]
     expected = {
-        "connect": {("dynamodb:PutItem", connections), ("dynamodb:UpdateItem", quota)},
+        "connect": {
+            ("dynamodb:PutItem", connections),
+            ("dynamodb:UpdateItem", quota),
+            # Only to ask whether a session's connection is live.
+            ("execute-api:ManageConnections", v.execute_api_arn(record, "GET/@connections/*")),
+        },
         "disconnect": {
             ("dynamodb:Query", f"{connections}/index/{contract.CONNECTION_INDEX}"),
             ("dynamodb:DeleteItem", connections),

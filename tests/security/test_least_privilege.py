@@ -17,6 +17,7 @@ without a call.
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ _MANAGEMENT_METHODS = {
 }
 
 SESSION_ID = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+STOCK_SESSION_ID = "lex-web-ui-0a1b"
 # A connection id the gateway never issued: posting to it answers 410 Gone.
 GONE_CONNECTION_ID = "GoneGoneGoneGo0="
 
@@ -218,8 +220,17 @@ def _drive(
     dynamodb: Any,
 ) -> None:
     connection_table = functions["connect"].environment[contract.ENV_CONNECTION_TABLE]
+    connect = run("connect")
     # The iam fixture's caller owns SESSION_ID, so this connect is valid in both modes.
-    assert run("connect").invoke(load_event("websocket-connect-iam"))["statusCode"] == 200
+    assert connect.invoke(load_event("websocket-connect-iam"))["statusCode"] == 200
+    # A stock client's session whose row outlived its connection: $connect asks the
+    # management API (410) before it takes the session over.
+    stale = load_event("websocket-connect-iam")
+    stale["queryStringParameters"][contract.CONNECT_QUERY_PARAMETER] = STOCK_SESSION_ID
+    _map_session(
+        dynamodb, connection_table, GONE_CONNECTION_ID, STOCK_SESSION_ID, registered_ago_s=600
+    )
+    assert connect.invoke(stale)["statusCode"] == 200
     assert run("default").invoke(load_event("websocket-message-default"))["statusCode"] == 400
     if "bedrock_fulfillment" in functions:
         fulfillment = run("bedrock_fulfillment")
@@ -247,14 +258,18 @@ def _drive(
     assert run("disconnect").invoke(disconnect)["statusCode"] == 200
 
 
-def _map_session(dynamodb: Any, table: str, connection_id: str) -> None:
-    dynamodb.put_item(
-        TableName=table,
-        Item={
-            contract.SESSION_ID: {"S": SESSION_ID},
-            contract.CONNECTION_ID: {"S": connection_id},
-        },
-    )
+def _map_session(
+    dynamodb: Any,
+    table: str,
+    connection_id: str,
+    session_id: str = SESSION_ID,
+    registered_ago_s: float | None = None,
+) -> None:
+    item = {contract.SESSION_ID: {"S": session_id}, contract.CONNECTION_ID: {"S": connection_id}}
+    if registered_ago_s is not None:
+        ttl = contract.connection_ttl(time.time() - registered_ago_s)
+        item[contract.TTL] = {"N": str(ttl)}
+    dynamodb.put_item(TableName=table, Item=item)
 
 
 # --- the contract ---------------------------------------------------------------------------
