@@ -1,6 +1,7 @@
 """Example Lex V2 fulfillment: answer with a Bedrock model, streaming to the Lex Web UI.
 
-Streaming turns use `converse_stream` and post the text as it arrives; other turns use
+Streaming turns use `converse_stream` and post the text as it arrives, as plain text
+(the model's Markdown rendered by the helper's `strip_markdown`); other turns use
 `converse` and return the whole answer. Either way the turn ends with a Lex `Close`
 carrying the full text.
 
@@ -45,7 +46,9 @@ EMPTY_QUESTION = "Please type a question."
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = time.monotonic() + _budget_s(context)
     question = event.get("inputTranscript") if isinstance(event, dict) else None
-    with open_stream(event, dynamodb=DYNAMODB) as stream:
+    # Models answer in Markdown, which the stock Web UI would stream as raw `**` and `##`:
+    # stream its plain-text rendering; the final message keeps the Markdown.
+    with open_stream(event, dynamodb=DYNAMODB, strip_markdown=True) as stream:
         if not isinstance(question, str) or not question.strip():
             stream.write(EMPTY_QUESTION)
         else:

@@ -13,11 +13,14 @@ Web UI sets (`streamingEndpoint`, `streamingDynamoDbTable`) and the connection t
 a row for the Lex session; it looks that row up once. Otherwise the turn is a quiet
 no-op that still collects the text, so the same code serves non-streaming turns.
 
-While streaming, a sender thread posts the text: the first text at once, then whatever
-accumulated, at most every `flush_interval_s` (or sooner when a frame's worth is
-waiting), so a 500-token answer becomes a few messages per second instead of one billed
-message per token. Order is kept (one sender, one post at a time) and every frame stays
-below API Gateway's 32 KB frame limit, cut on UTF-8 character boundaries.
+While streaming, a sender thread posts the text: the first text at once, the second as
+soon as there is any, then whatever accumulated, at most every `flush_interval_s` (or
+sooner when a frame's worth is waiting), so a 500-token answer becomes a few messages per
+second instead of one billed message per token. The second frame goes early because the
+stock Lex Web UI shows a frame only once the next one arrives (plus 500 ms): the first
+words appear when the second frame lands. Order is kept (one sender, one post at a time)
+and every frame stays below API Gateway's 32 KB frame limit, cut on UTF-8 character
+boundaries.
 
 Faults never fail the turn: GoneException (the browser left) stops posting and removes
 the stale row if it still names this connection (a first post that gets it is tried once
@@ -39,6 +42,7 @@ from urllib.parse import urlsplit
 
 from . import aws, contract, lex
 from .logs import log_json
+from .plain_text import MarkdownToPlainText
 
 # Read once at cold init, like the handlers' own configuration (see contract).
 ALLOWED_CALLBACK_URL = os.environ.get(contract.ENV_CALLBACK_URL, "").strip()
@@ -128,6 +132,12 @@ class StreamingTurn:
         retry_backoff_s: first retry delay, doubled for each further retry. Default 0.05.
         gone_recheck_s: pause before the one retry of a first post that got 410 (the
             connection may not be established yet); 0 gives up at once. Default 0.25.
+        strip_markdown: post a plain-text rendering of the Markdown written
+            (`plain_text.markdown_to_plain_text`) instead of the Markdown itself. The stock
+            Lex Web UI shows streamed frames as escaped text, so Markdown would stream as
+            raw `**` and `##`; its final message, which replaces them, renders Markdown.
+            `text` stays the Markdown as written, and the frames of a turn that posted to
+            the end add up to the rendering of `text`. Default False.
         reason: why streaming is off, for the log (set by open_stream). Default "".
     """
 
@@ -142,6 +152,7 @@ class StreamingTurn:
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S,
         gone_recheck_s: float = DEFAULT_GONE_RECHECK_S,
+        strip_markdown: bool = False,
         reason: str = "",
     ) -> None:
         if flush_interval_s < 0:
@@ -166,6 +177,7 @@ class StreamingTurn:
         if target is not None and management_client is None:
             self._management = aws.management_client(target.endpoint_url)
         self._parts: list[str] = []
+        self._renderer = MarkdownToPlainText() if strip_markdown else None
         self._pending: list[str] = []
         self._pending_bytes = 0
         self._posting = target is not None
@@ -210,6 +222,13 @@ class StreamingTurn:
                 self.stats.first_write_at = time.monotonic()
             if not self._posting or self._closed:
                 return
+            if self._renderer is not None:
+                text = self._renderer.feed(text)
+            self._queue(text)
+
+    def _queue(self, text: str) -> None:
+        """Queue `text` for posting and make sure a sender runs (called holding the lock)."""
+        if text:
             self._pending.append(text)
             self._pending_bytes += len(text.encode("utf-8", "replace"))
             if self._sender is None:
@@ -225,6 +244,8 @@ class StreamingTurn:
         with self._changed:
             if self._closed:
                 return
+            if self._renderer is not None and self._posting:
+                self._queue(self._renderer.finish())  # what waited for text that never came
             self._closed = True
             self._changed.notify()
             sender = self._sender
@@ -245,6 +266,7 @@ class StreamingTurn:
 
     def _send_loop(self) -> None:
         next_post_at = 0.0  # the first text goes out at once
+        posts = 0
         while True:
             with self._changed:
                 while True:
@@ -264,7 +286,9 @@ class StreamingTurn:
                 text = "".join(self._pending)
                 self._pending.clear()
                 self._pending_bytes = 0
-            next_post_at = time.monotonic() + self.flush_interval_s
+            posts += 1
+            # The second text goes out as soon as there is any (see the module docstring).
+            next_post_at = 0.0 if posts == 1 else time.monotonic() + self.flush_interval_s
             for frame in utf8_frames(text, self.max_frame_bytes):
                 if not self._post(frame):
                     break
@@ -411,6 +435,21 @@ def _endpoint_key(endpoint: str) -> tuple[object, ...] | None:
     )
 
 
+def callback_url_of(endpoint: str) -> str:
+    """The callback URL a `streamingEndpoint` names.
+
+    The Lex Web UI derives the attribute from its socket URL by replacing `wss://` with
+    `https://`, and leaves a `ws://` URL (a local endpoint) as it is. The socket URL and
+    the callback URL name the same stage on the same host, so a `ws`/`wss` scheme is read
+    as `http`/`https`.
+    """
+    scheme, separator, rest = endpoint.partition("://")
+    socket_schemes = {"ws": "http", "wss": "https"}
+    if separator and scheme.lower() in socket_schemes:
+        return f"{socket_schemes[scheme.lower()]}://{rest}"
+    return endpoint
+
+
 def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamTarget | None, str]:
     """Where this turn streams to, and why not when it does not.
 
@@ -424,6 +463,7 @@ def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamT
     table = attributes.get(contract.SESSION_ATTR_TABLE)
     if not (isinstance(endpoint, str) and endpoint and isinstance(table, str) and table):
         return None, "attributes_missing"
+    endpoint = callback_url_of(endpoint)
     if not _acceptable_endpoint(endpoint):
         return None, "endpoint_invalid"
     if ALLOWED_CALLBACK_URL and not _same_endpoint(endpoint, ALLOWED_CALLBACK_URL):
@@ -460,7 +500,8 @@ def open_stream(event: Mapping[str, Any], *, dynamodb: Any = None, **options: An
         dynamodb: boto3 DynamoDB client for the lookup. Default: a shared client (its
             endpoint follows AWS_ENDPOINT_URL_DYNAMODB when set).
         options: StreamingTurn's keyword arguments (flush_interval_s, max_frame_bytes,
-            max_retries, retry_backoff_s, gone_recheck_s, management_client).
+            max_retries, retry_backoff_s, gone_recheck_s, strip_markdown,
+            management_client).
     """
     if not isinstance(event, Mapping):
         raise TypeError(

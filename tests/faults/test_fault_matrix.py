@@ -21,10 +21,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from functions.lexstream_runtime.streaming import DEFAULT_MAX_RETRIES
 from local_stack.bedrock import split_tokens
 from local_stack.identity import LocalIdentityPool
-from tests.faults.conftest import ANSWER, SESSION, Deployment
+from tests.faults.conftest import ANSWER, SESSION, STREAMED_ANSWER, Deployment
 from tests.faults.dynamodb_faults import FaultyDynamoDB
 from tests.functions.raw_socket import RawWebSocket
 from tests.functions.waiting import eventually
@@ -84,13 +85,13 @@ def test_client_reconnects_mid_stream(deploy: Callable[..., Deployment]) -> None
     pool.shutdown()
 
     # Sees: the old socket got a prefix; the turn's final message is complete.
-    assert ANSWER.startswith(old_tab.text) and final == ANSWER
+    assert STREAMED_ANSWER.startswith(old_tab.text) and final == ANSWER
     # Nothing lost for the new tab: its mapping survived the old tab's cleanup ...
     assert eventually(lambda: stack.row() is not None, timeout=10)
     assert stack.row()[contract.CONNECTION_ID]["S"] == new_connection
     # ... so the next turn streams to it in full.
     assert stack.turn() == ANSWER
-    assert new_tab.wait_for(lambda c: c.text == ANSWER)
+    assert new_tab.wait_for(lambda c: c.text == STREAMED_ANSWER)
     # Logged: the first turn stopped on the gone socket, the second streamed to the end.
     first, second = stack.logs("stream_closed")
     assert first["stopReason"] == "gone" and first["connectionId"] == old_connection
@@ -200,7 +201,7 @@ def test_model_stream_errors_midway(deploy: Callable[..., Deployment]) -> None:
     # Sees: the partial answer streamed, then a polite sentence; the same in the final.
     assert final.startswith(partial) and final != partial
     assert "Sorry" in final[len(partial) :]
-    assert browser.wait_for(lambda c: c.text == final)
+    assert browser.wait_for(lambda c: c.text == markdown_to_plain_text(final))
     # Logged: the model error with the exception Bedrock sent and how much was kept.
     error = one(stack.logs("model_error"))
     assert error["error"] == "modelStreamErrorException"
@@ -223,7 +224,7 @@ def test_model_slower_than_the_lex_turn(deploy: Callable[..., Deployment]) -> No
     kept = final.removesuffix(CUT_SHORT_NOTE)
     # Sees: what the model managed within the turn, then the note, streamed and final.
     assert kept and ANSWER.startswith(kept) and kept != ANSWER
-    assert browser.wait_for(lambda c: c.text == final)
+    assert browser.wait_for(lambda c: c.text == markdown_to_plain_text(final))
     # Logged: the cut, with how much text was kept.
     assert one(stack.logs("answer_cut_short"))["characters"] == len(kept)
 
@@ -238,7 +239,7 @@ def test_lambda_timeout_budget_runs_out(deploy: Callable[..., Deployment]) -> No
     kept = final.removesuffix(CUT_SHORT_NOTE)
     assert final.endswith(CUT_SHORT_NOTE) and kept and ANSWER.startswith(kept)
     # Sees the same text streamed as in the final message: nothing was lost in between.
-    assert browser.wait_for(lambda c: c.text == final)
+    assert browser.wait_for(lambda c: c.text == markdown_to_plain_text(final))
     assert one(stack.logs("answer_cut_short"))["characters"] == len(kept)
 
 
@@ -280,7 +281,7 @@ def test_disconnect_arrives_twice(deploy: Callable[..., Deployment], event) -> N
     # Sees / nothing lost: the new tab still gets the whole stream.
     assert stack.row()[contract.CONNECTION_ID]["S"] == new_connection
     assert stack.turn() == ANSWER
-    assert new_tab.wait_for(lambda c: c.text == ANSWER)
+    assert new_tab.wait_for(lambda c: c.text == STREAMED_ANSWER)
 
 
 def test_item_expired_by_ttl(deploy: Callable[..., Deployment]) -> None:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack.bedrock import split_tokens
 
 SESSION = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"  # the fixtures' Lex session id
@@ -159,7 +160,7 @@ def test_a_model_error_mid_stream_keeps_the_partial_text_and_ends_politely(examp
     assert text.startswith(partial)
     assert text != partial
     assert "Sorry" in text[len(partial) :]
-    assert client.wait_for(lambda c: c.text == text)
+    assert client.wait_for(lambda c: c.text == markdown_to_plain_text(text))
 
 
 def test_a_throttled_model_gets_a_polite_answer_instead_of_a_failed_turn(example, browser):
@@ -170,7 +171,7 @@ def test_a_throttled_model_gets_a_polite_answer_instead_of_a_failed_turn(example
 
     assert text.startswith("Sorry")
     assert len(bedrock.requests) == 2  # one retry, then the budget-friendly answer
-    assert client.wait_for(lambda c: c.text == text)
+    assert client.wait_for(lambda c: c.text == markdown_to_plain_text(text))
 
 
 def test_a_turn_that_runs_out_of_time_returns_what_it_has(example, browser):
@@ -183,7 +184,7 @@ def test_a_turn_that_runs_out_of_time_returns_what_it_has(example, browser):
     assert text.endswith("_(The answer was cut short to fit the time limit.)_")
     answered = text.split("\n\n_(")[0]
     assert answered and ANSWER.startswith(answered) and answered != ANSWER
-    assert client.wait_for(lambda c: c.text == text)
+    assert client.wait_for(lambda c: c.text == markdown_to_plain_text(text))
 
 
 def test_a_stalled_model_is_cut_off_at_the_budget(example, browser):

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from functions.lexstream_runtime import aws, contract, streaming
 from functions.lexstream_runtime.lex import close_response
+from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from functions.lexstream_runtime.streaming import StreamingTurn, open_stream, utf8_frames
 from local_stack.gateway import LocalGateway
 from tests.conftest import WebSocketClient, fake_aws_session
@@ -574,3 +575,44 @@ def test_the_pinned_callback_url_matches_however_its_scheme_host_and_port_are_sp
 )
 def test_any_other_callback_url_does_not_match_the_pinned_one(endpoint):
     assert not streaming._same_endpoint(endpoint, OWN_CALLBACK_URL)
+
+
+def test_the_second_frame_goes_out_as_soon_as_there_is_text_then_posts_coalesce(live):
+    # The stock Web UI shows a frame only when the next one arrives: the second frame must
+    # not wait a flush interval. A minute-long interval makes any wait for it obvious.
+    session = live()
+    with session.open(flush_interval_s=60.0) as stream:
+        stream.write("First ")
+        assert session.client.wait_for(lambda c: len(c.frames) == 1)
+        stream.write("second ")
+        assert session.client.wait_for(lambda c: len(c.frames) == 2)
+        # From the third post on, text waits for the interval (or close) and coalesces.
+        stream.write("third ")
+        stream.write("fourth")
+        assert not session.client.wait_for(lambda c: len(c.frames) > 2, timeout=0.5)
+    assert session.client.wait_for(lambda c: c.frames == ["First ", "second ", "third fourth"])
+
+
+MARKDOWN_ANSWER = (
+    "## Streaming\n"
+    "Text **streams** in *pieces*, with `code` and a [link](https://example.com/docs).\n\n"
+    "- first item\n- second item\n\n"
+    "```python\nprint('kept as is')\n```\n"
+    "Done."
+)
+
+
+def test_with_strip_markdown_the_frames_are_the_plain_rendering_and_the_text_stays_markdown(
+    live,
+):
+    session = live()
+    # One character per write: every piece of markup is cut in two somewhere.
+    with session.open(strip_markdown=True) as stream:
+        for character in MARKDOWN_ANSWER:
+            stream.write(character)
+    plain = markdown_to_plain_text(MARKDOWN_ANSWER)
+
+    assert stream.text == MARKDOWN_ANSWER
+    assert session.client.wait_for(lambda c: c.text == plain)
+    assert "**" not in plain and "](" not in plain and "Streaming\n" in plain
+    assert stream.stats.bytes_posted == len(plain.encode())

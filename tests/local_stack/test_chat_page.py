@@ -12,6 +12,7 @@ import pytest
 from local_stack_helpers import generated
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack.stack import LocalStack, StackSettings
 
 pytestmark = pytest.mark.timeout(180)
@@ -97,7 +98,7 @@ def test_partial_text_then_the_final_answer_rendered_as_markdown(page: Page, sta
     assert answer.locator("ul > li").count() == 3
     assert answer.locator("code").first.inner_text() == "enabled: true"
     # Every chunk was shown, the last one included: the streamed text is the whole answer.
-    assert answer.get_attribute("data-streamed") == generated(question)
+    assert answer.get_attribute("data-streamed") == markdown_to_plain_text(generated(question))
     assert int(answer.get_attribute("data-frames") or 0) > 1
     page.screenshot(path=str(ARTIFACTS / "local-chat-page.png"))
     # Phone-sized: nothing is wider than the screen.
@@ -139,7 +140,9 @@ def test_page_reconnects_after_the_socket_drops_and_streams_again(page: Page, st
     ask(page, "Does it still stream?")
     answer = page.locator(".message.bot").last
     expect(answer).to_have_class("message bot final", timeout=30000)
-    assert answer.get_attribute("data-streamed") == generated("Does it still stream?")
+    assert answer.get_attribute("data-streamed") == markdown_to_plain_text(
+        generated("Does it still stream?")
+    )
 
 
 def test_heartbeat_keeps_an_idle_page_connected(page: Page, stack: LocalStack):

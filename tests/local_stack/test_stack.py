@@ -13,6 +13,7 @@ import pytest
 from local_stack_helpers import ChatSession, generated
 
 from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack.stack import LocalStack
 from tests.functions.waiting import eventually
 
@@ -40,14 +41,15 @@ def test_concurrent_sessions_each_stream_exactly_their_own_answer_in_order(iam_s
                 *(s.ask(q, executor) for s, q in zip(sessions, questions, strict=True))
             )
         streamed = [
-            await s.wait_for_text(len(final)) for s, final in zip(sessions, finals, strict=True)
+            await s.wait_for_text(len(markdown_to_plain_text(final)))
+            for s, final in zip(sessions, finals, strict=True)
         ]
         await asyncio.gather(*(session.close() for session in sessions))
         return list(zip(questions, finals, streamed, strict=True))
 
     for question, final, streamed in asyncio.run(scenario()):
         assert final == generated(question)
-        assert streamed == final
+        assert streamed == markdown_to_plain_text(final)
 
 
 def test_each_answer_arrives_in_several_frames_before_the_turn_ends(iam_stack):
@@ -55,13 +57,13 @@ def test_each_answer_arrives_in_several_frames_before_the_turn_ends(iam_stack):
         session = ChatSession(iam_stack)
         await session.connect()
         final = await session.ask("How do I stream text?")
-        streamed = await session.wait_for_text(len(final))
+        streamed = await session.wait_for_text(len(markdown_to_plain_text(final)))
         await session.close()
         return len(session.frames), final, streamed
 
     frames, final, streamed = asyncio.run(scenario())
     assert frames > 3
-    assert streamed == final
+    assert streamed == markdown_to_plain_text(final)
 
 
 def test_a_reconnected_session_streams_to_its_new_connection(iam_stack):
@@ -73,7 +75,8 @@ def test_a_reconnected_session_streams_to_its_new_connection(iam_stack):
         second = ChatSession(iam_stack, first.credentials)
         await second.connect()
         final = await second.ask("What is a reconnect?")
-        assert await second.wait_for_text(len(final)) == final
+        streamed = markdown_to_plain_text(final)
+        assert await second.wait_for_text(len(streamed)) == streamed
         await second.close()
 
     asyncio.run(scenario())
@@ -87,7 +90,8 @@ def test_a_newer_tab_takes_over_the_stream_and_the_old_tab_closing_does_not_brea
         await new_tab.connect()
         await old_tab.close()
         final = await new_tab.ask("Which tab gets this?")
-        assert await new_tab.wait_for_text(len(final)) == final
+        streamed = markdown_to_plain_text(final)
+        assert await new_tab.wait_for_text(len(streamed)) == streamed
         assert old_tab.frames == []
         await new_tab.close()
 
@@ -160,7 +164,7 @@ def test_the_terminal_shows_a_line_for_each_connection_turn_and_post(iam_stack, 
         session = ChatSession(iam_stack)
         await session.connect()
         final = await session.ask("What does the terminal show?")
-        await session.wait_for_text(len(final))
+        await session.wait_for_text(len(markdown_to_plain_text(final)))
         await session.close()
         return session
 
