@@ -117,6 +117,23 @@ def age_row(dynamodb: Any, connection_table: str) -> Callable[[str, float], None
     return age
 
 
+@pytest.fixture
+def put_row(dynamodb: Any, connection_table: str) -> Callable[[str, str, int], None]:
+    """`put_row(session_id, connection_id, ttl)`: a row as another $connect wrote it."""
+
+    def put(session_id: str, connection_id: str, ttl: int) -> None:
+        dynamodb.put_item(
+            TableName=connection_table,
+            Item={
+                contract.SESSION_ID: {"S": session_id},
+                contract.CONNECTION_ID: {"S": connection_id},
+                contract.TTL: {"N": str(ttl)},
+            },
+        )
+
+    return put
+
+
 def only_connection(gateway: LocalGateway) -> str:
     assert eventually(lambda: len(gateway.open_connection_ids()) == 1)
     [connection] = gateway.open_connection_ids()
@@ -250,20 +267,13 @@ def test_a_live_session_stays_protected_after_its_pending_window(serve_routes, r
 
 
 def test_a_row_within_its_pending_window_counts_as_live_until_the_window_ends(
-    serve_routes, dynamodb, connection_table, row, age_row
+    serve_routes, put_row, row, age_row
 ):
     gateway, _ = serve_routes(auth=contract.AUTH_NONE)
     session_id = stock_session_id()
     # A $connect that wrote its row a moment ago: API Gateway answers 410 for its
     # connection until that $connect returns, so 410 cannot mean gone yet.
-    dynamodb.put_item(
-        TableName=connection_table,
-        Item={
-            contract.SESSION_ID: {"S": session_id},
-            contract.CONNECTION_ID: {"S": "StillConnecting="},
-            contract.TTL: {"N": str(contract.connection_ttl(time.time()))},
-        },
-    )
+    put_row(session_id, "StillConnecting=", contract.connection_ttl(time.time()))
     assert Browser.new(gateway).status(session_id) == 403
     assert row(session_id)["connection"] == "StillConnecting="
 
@@ -273,39 +283,25 @@ def test_a_row_within_its_pending_window_counts_as_live_until_the_window_ends(
 
 
 def test_an_expired_row_is_taken_over_without_asking_the_management_api(
-    make_function, route_environment, event, dynamodb, connection_table, row
+    make_function, route_environment, event, put_row, row
 ):
     # The management API cannot be reached: only the expired TTL can free the session.
     connect = make_function("connect", route_environment(callback_url=UNREACHABLE_CALLBACK_URL))
     request = event("websocket-connect-none")
     session_id = request["queryStringParameters"][contract.CONNECT_QUERY_PARAMETER]
-    dynamodb.put_item(
-        TableName=connection_table,
-        Item={
-            contract.SESSION_ID: {"S": session_id},
-            contract.CONNECTION_ID: {"S": "ExpiredLongAgo="},
-            contract.TTL: {"N": str(int(time.time()) - 1)},
-        },
-    )
+    put_row(session_id, "ExpiredLongAgo=", int(time.time()) - 1)
 
     assert connect.invoke(request)["statusCode"] == 200
     assert row(session_id)["connection"] == request["requestContext"]["connectionId"]
 
 
 def test_connect_answers_500_and_writes_nothing_when_liveness_cannot_be_told(
-    make_function, route_environment, event, dynamodb, connection_table, row, capsys
+    make_function, route_environment, event, put_row, row, capsys
 ):
     connect = make_function("connect", route_environment(callback_url=UNREACHABLE_CALLBACK_URL))
     request = event("websocket-connect-none")
     session_id = request["queryStringParameters"][contract.CONNECT_QUERY_PARAMETER]
-    dynamodb.put_item(
-        TableName=connection_table,
-        Item={
-            contract.SESSION_ID: {"S": session_id},
-            contract.CONNECTION_ID: {"S": "MaybeLive="},
-            contract.TTL: {"N": str(contract.connection_ttl(time.time() - 600))},
-        },
-    )
+    put_row(session_id, "MaybeLive=", contract.connection_ttl(time.time() - 600))
     capsys.readouterr()
 
     response = connect.invoke(request)
