@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from functions.lexstream_runtime import contract
+from tests.conftest import WebSocketClient
 from tests.functions.waiting import Completions, eventually
+from tests.stock_web_ui import stock_connect_url
 
 SESSION = "lex-web-ui-3f9a"
+IAM_SESSION = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"  # the iam fixture's caller
 
 
 def test_disconnect_removes_the_mapping_of_its_own_connection(routes, event, connection_item):
@@ -23,9 +24,9 @@ def test_disconnect_removes_the_mapping_of_its_own_connection(routes, event, con
 def test_an_old_tabs_disconnect_leaves_the_new_tabs_mapping_in_place(
     routes, event, connection_item
 ):
-    functions = routes()
-    old_tab = event("websocket-connect-none")
-    new_tab = event("websocket-connect-none")
+    functions = routes(auth=contract.AUTH_IAM)
+    old_tab = event("websocket-connect-iam")
+    new_tab = event("websocket-connect-iam")
     new_tab["requestContext"]["connectionId"] = "NewTabConnId0="
     functions[contract.ROUTE_CONNECT].invoke(old_tab)
     functions[contract.ROUTE_CONNECT].invoke(new_tab)
@@ -34,16 +35,16 @@ def test_an_old_tabs_disconnect_leaves_the_new_tabs_mapping_in_place(
     response = functions[contract.ROUTE_DISCONNECT].invoke(event("websocket-disconnect"))
 
     assert response["statusCode"] == 200
-    assert connection_item(SESSION)[contract.CONNECTION_ID] == {"S": "NewTabConnId0="}
+    assert connection_item(IAM_SESSION)[contract.CONNECTION_ID] == {"S": "NewTabConnId0="}
 
 
 def test_a_new_tab_that_connects_between_lookup_and_delete_keeps_its_mapping(
     routes, event, connection_item
 ):
-    functions = routes()
+    functions = routes(auth=contract.AUTH_IAM)
     connect, disconnect = functions[contract.ROUTE_CONNECT], functions[contract.ROUTE_DISCONNECT]
-    connect.invoke(event("websocket-connect-none"))
-    new_tab = event("websocket-connect-none")
+    connect.invoke(event("websocket-connect-iam"))
+    new_tab = event("websocket-connect-iam")
     new_tab["requestContext"]["connectionId"] = "NewTabConnId0="
     disconnect.invoke(None)  # cold init, so its DynamoDB client exists
 
@@ -60,7 +61,7 @@ def test_a_new_tab_that_connects_between_lookup_and_delete_keeps_its_mapping(
         client.meta.events.unregister("after-call.dynamodb.Query", new_tab_connects)
 
     assert response["statusCode"] == 200
-    assert connection_item(SESSION)[contract.CONNECTION_ID] == {"S": "NewTabConnId0="}
+    assert connection_item(IAM_SESSION)[contract.CONNECTION_ID] == {"S": "NewTabConnId0="}
 
 
 def test_a_duplicate_or_late_disconnect_is_harmless(routes, event, connection_items):
@@ -82,15 +83,17 @@ def test_disconnect_answers_a_malformed_event_with_400(routes):
 
 
 def test_closing_the_old_tab_through_the_gateway_keeps_the_new_tabs_mapping(
-    routes, make_gateway, open_socket, connection_item
+    serve_routes, connection_item
 ):
-    functions = routes()
+    # Only the identity that registered a live session may replace its row: a new tab.
+    gateway, functions = serve_routes(auth=contract.AUTH_IAM)
     disconnects = Completions(functions[contract.ROUTE_DISCONNECT])
-    gateway = make_gateway({**functions, contract.ROUTE_DISCONNECT: disconnects})
-    url = f"{gateway.websocket_url}?{contract.CONNECT_QUERY_PARAMETER}={quote(SESSION)}"
-    old_tab = open_socket(url)
+    gateway.serve_routes({contract.ROUTE_DISCONNECT: disconnects})
+    credentials = gateway.identity_pool.issue()
+    url = stock_connect_url(gateway.websocket_url, SESSION, credentials, "us-east-1")
+    old_tab = WebSocketClient(url)
     old_id = connection_item(SESSION)[contract.CONNECTION_ID]["S"]
-    new_tab = open_socket(url)
+    new_tab = WebSocketClient(url)
     new_id = connection_item(SESSION)[contract.CONNECTION_ID]["S"]
     assert new_id != old_id
 
