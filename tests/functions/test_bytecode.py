@@ -91,7 +91,7 @@ def test_each_archive_carries_each_sources_bytecode_where_the_import_system_look
 
 
 @pytest.mark.parametrize("name", layout.FUNCTION_NAMES)
-def test_each_archive_with_its_bytecode_stays_under_50_kb_zipped(name: str) -> None:
+def test_each_archive_with_its_bytecode_stays_under_70_kb_zipped(name: str) -> None:
     zipped, _ = archive_bytes(layout.function_files(name))
     assert zipped < MAX_ARCHIVE_BYTES, f"{name}: {zipped} bytes"
 
