@@ -79,7 +79,10 @@ def test_client_reconnects_mid_stream(deploy: Callable[..., Deployment]) -> None
     assert old_tab.wait_for(lambda c: c.frames)
     old_tab.close()
     assert stack.open_connections(0) == []
-    new_tab = stack.connect()  # the Web UI reconnects with the same session id
+    # A live session cannot be taken over: the page gets it back once the old row is
+    # gone ($disconnect, or the stream's stale-row cleanup after Gone).
+    assert eventually(lambda: stack.row() is None, timeout=10)
+    new_tab = stack.connect()  # the page reconnects with the same session id
     [new_connection] = stack.open_connections(1)
     final = turn.result(timeout=60)
     pool.shutdown()
