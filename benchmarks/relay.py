@@ -4,6 +4,8 @@ For each callback latency, both approaches stream the same numbered model (same 
 count and rate) through the same local gateway to a real WebSocket client, one turn
 after the other, `repeat` times, alternating which goes first. Each cell is the median
 over the repetitions; correctness (delivered == generated) must hold in every one.
+Each turn also counts what it would be billed for (messages in 32 KB units, connection
+time, the fulfillment's billed duration, DynamoDB request units), which `cost` prices.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import boto3
 
 from functions.lexstream_runtime import contract
 
+from . import cost
 from .clients import WebSocketClients
+from .meters import DynamoDBMeter
 from .stack import SETTLE_S, BenchStack, NumberedModel, process_cpu
 from .stats import median
 from .timeline import judge_turn
@@ -64,21 +68,38 @@ def one_post_visible_ms(stack: BenchStack, clients: WebSocketClients) -> float:
     return median(samples[1:] or samples)  # the first pays for the TCP connection
 
 
-def run_turn(stack: BenchStack, clients: WebSocketClients, approach: str) -> dict[str, Any]:
-    """One streamed turn of `approach` ("reference" or "lexstream"), judged."""
+def run_turn(
+    stack: BenchStack, clients: WebSocketClients, approach: str, dynamodb: DynamoDBMeter
+) -> dict[str, Any]:
+    """One streamed turn of `approach` ("reference" or "lexstream"), judged, with what it
+    used: messages, connection time, billed duration, DynamoDB request units (counted by
+    `dynamodb`, installed before the fulfillment's clients were created).
+    """
     if approach not in APPROACHES:
         raise ValueError(f"unknown approach {approach!r}; expected one of {', '.join(APPROACHES)}")
     function = stack.fulfillment(APPROACHES[approach])
     session_id = _session_id()
+    counters = stack.gateway.counters
+    received_before_connect = counters.messages_received
     listener = stack.connect(clients, [session_id])[0][session_id]
+    # The client pings as it opens: a message of the connection, not of the answer, so
+    # wait for it before the answer's count starts.
+    deadline = time.monotonic() + SETTLE_S
+    while counters.messages_received == received_before_connect and time.monotonic() < deadline:
+        time.sleep(0.001)
     question = f"Tell me about streaming, turn {session_id}"
     event = stack.lex_event(session_id, question)
-    counters = stack.gateway.counters
     posted_before, billed_before = counters.messages_posted, counters.billed_messages
+    received_before = counters.messages_received
+    dynamodb_before = dynamodb.snapshot()
     with process_cpu() as cpu:
         started = time.monotonic()
         response = function.invoke(event)
+        returned = time.monotonic()
         clients.wait_for([listener], len("".join(stack.model.tokens)), SETTLE_S)
+    dynamodb_used = dynamodb.snapshot() - dynamodb_before
+    if dynamodb_used.unpriced:
+        raise RuntimeError(f"no price for DynamoDB {', '.join(dynamodb_used.unpriced)}")
     model = stack.model.output(question)
     result: dict[str, Any] = judge_turn(model, listener.frames, started)
     final_text = "".join(message["content"] for message in response.get("messages", []))
@@ -88,7 +109,40 @@ def run_turn(stack: BenchStack, clients: WebSocketClients, approach: str) -> dic
         billed_units=counters.billed_messages - billed_before,
         cpu_ms_per_1000_chunks=cpu[0] * 1000 / len(model.tokens) * 1000,
     )
+    # Every message the client received, at its size on the wire, plus any the client
+    # sent during the answer (none, normally: the Web UI pings on open and then every
+    # 9 minutes; a ping is one unit). The answer holds the socket from the invocation to
+    # its last frame; before and after, the socket is the session's, whatever answers.
+    posted_sizes = [len(frame.text.encode("utf-8")) for frame in listener.frames]
+    last_frame_at = max([returned, *(frame.at for frame in listener.frames)])
+    result.update(
+        message_bytes=sum(posted_sizes),
+        message_units=cost.message_units(posted_sizes)
+        + counters.messages_received
+        - received_before,
+        connection_seconds=last_frame_at - started,
+        billed_duration_ms=cost.billed_duration_ms(returned - started),
+        memory_mb=function.memory_mb,
+        lambda_requests=1,
+        dynamodb_requests=dynamodb_used.requests,
+        read_units=dynamodb_used.read_units,
+        write_units=dynamodb_used.write_units,
+    )
     return result
+
+
+def answer_cost(result: dict[str, Any]) -> dict[str, float]:
+    """Dollars per 1,000 answers for one approach's (median) counts."""
+    usage = cost.AnswerUsage(
+        message_units=result["message_units"],
+        connection_seconds=result["connection_seconds"],
+        billed_duration_ms=result["billed_duration_ms"],
+        memory_mb=result["memory_mb"],
+        lambda_requests=result["lambda_requests"],
+        read_units=result["read_units"],
+        write_units=result["write_units"],
+    )
+    return cost.cost_per_answers(usage)
 
 
 def _combine(turns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -173,9 +227,11 @@ def run(
     if any(latency < 0 for latency in latencies_ms):
         raise ValueError(f"callback latencies must be >= 0 ms, got {latencies_ms}")
     scenarios = []
+    dynamodb = DynamoDBMeter()
     for latency_ms in latencies_ms:
         model = NumberedModel(chunks, chunks_per_second)
         with (
+            dynamodb.installed(),
             BenchStack(model, latency_ms / 1000) as stack,
             WebSocketClients(stack.gateway.websocket_url) as clients,
         ):
@@ -184,8 +240,10 @@ def run(
             for repetition in range(repeat):
                 order = list(APPROACHES) if repetition % 2 == 0 else list(reversed(APPROACHES))
                 for approach in order:
-                    turns[approach].append(run_turn(stack, clients, approach))
+                    turns[approach].append(run_turn(stack, clients, approach, dynamodb))
         reference, lexstream = _combine(turns["reference"]), _combine(turns["lexstream"])
+        for result in (reference, lexstream):
+            result["usd_per_1000_answers"] = answer_cost(result)
         scenarios.append(
             {
                 "callback_latency_ms": latency_ms,
@@ -200,5 +258,6 @@ def run(
         "chunks_per_second": chunks_per_second,
         "repeat": repeat,
         "billing_unit_bytes": contract.BILLING_UNIT_BYTES,
+        "prices": cost.price_list(),
         "scenarios": scenarios,
     }

@@ -78,6 +78,65 @@ def _relay(section: dict[str, Any]) -> list[str]:
         for key, target in targets.items()
     ]
     lines += _table(header, rows)
+    return [*lines, "", *_answer_cost(section)]
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.6f}"
+
+
+def _answer_cost(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "US dollars per 1,000 streamed answers, from the counts each approach used in this "
+        "run (per answer in brackets) at the prices below:",
+        "",
+    ]
+    rows = []
+    for scenario in section["scenarios"]:
+        for approach in ("reference", "lexstream"):
+            result = scenario[approach]
+            usd = result["usd_per_1000_answers"]
+            gb_seconds = result["billed_duration_ms"] / 1000 * result["memory_mb"] / 1024
+            rows.append(
+                (
+                    f"{scenario['callback_latency_ms']:g} ms",
+                    approach,
+                    f"{_usd(usd['messages'])} ({result['message_units']:g} units)",
+                    f"{_usd(usd['connection_minutes'])} "
+                    f"({result['connection_seconds'] / 60:.3f} min)",
+                    f"{_usd(usd['lambda_duration'])} ({result['billed_duration_ms']:,.0f} ms "
+                    f"at {result['memory_mb']:g} MB = {gb_seconds:.3f} GB-s)",
+                    f"{_usd(usd['lambda_requests'])} ({result['lambda_requests']:g})",
+                    f"{_usd(usd['dynamodb_reads'] + usd['dynamodb_writes'])} "
+                    f"({result['read_units']:g} RRU, {result['write_units']:g} WRU)",
+                    f"**{_usd(usd['total'])}**",
+                )
+            )
+    lines += _table(
+        (
+            "callback latency",
+            "approach",
+            "messages (32 KB units)",
+            "connection minutes",
+            "fulfillment duration",
+            "Lambda requests",
+            "DynamoDB",
+            "total per 1,000 answers",
+        ),
+        rows,
+    )
+    lines += ["", "Prices (list prices, first tier, no free tier; `benchmarks/cost.py`):", ""]
+    rows = [
+        (
+            price["unit"],
+            f"${price['usd']:.10f}".rstrip("0").rstrip("."),
+            f"{price['per']:,}",
+            price["region"],
+            price["read_on"],
+        )
+        for price in section["prices"]
+    ]
+    lines += _table(("price of", "US dollars", "per", "region", "read on"), rows)
     return lines
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from benchmarks import __main__ as bench
-from benchmarks import cold_start
+from benchmarks import cold_start, cost
 from functions import layout
 
 TINY = [
@@ -73,6 +73,66 @@ def test_the_reference_posts_one_billed_message_per_chunk_and_lexstream_coalesce
         assert reference["messages"] == reference["billed_units"] == 12
         assert 1 <= lexstream["messages"] <= reference["messages"]
         assert lexstream["frames"] == lexstream["messages"]
+
+
+def test_each_answer_counts_what_it_used_in_the_same_run(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    for scenario in tiny_run[0]["relay"]["scenarios"]:
+        for approach in ("reference", "lexstream"):
+            result = scenario[approach]
+            # The client's messages, in 32 KB units, are what the gateway billed.
+            assert result["message_units"] == result["billed_units"], approach
+            assert result["lambda_requests"] == 1
+            assert result["memory_mb"] == 256
+            assert result["billed_duration_ms"] == int(result["billed_duration_ms"]) > 0
+            assert result["connection_seconds"] > 0
+            # One connection lookup, and no writes, per answer.
+            assert (result["dynamodb_requests"], result["write_units"]) == (1, 0)
+        # The reference reads eventually consistent; lexstream reads its row consistently.
+        assert scenario["reference"]["read_units"] == 0.5
+        assert scenario["lexstream"]["read_units"] == 1
+
+
+def test_the_cost_table_follows_from_the_counts_and_the_named_prices(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    relay = tiny_run[0]["relay"]
+    assert relay["prices"] == cost.price_list()
+    for scenario in relay["scenarios"]:
+        for approach in ("reference", "lexstream"):
+            result = scenario[approach]
+            dollars = result["usd_per_1000_answers"]
+            gb_seconds = result["billed_duration_ms"] / 1000 * result["memory_mb"] / 1024
+            expected = {
+                "messages": result["message_units"] * 1000 * cost.WEBSOCKET_MESSAGE.usd / 1e6,
+                "connection_minutes": result["connection_seconds"]
+                / 60
+                * 1000
+                * cost.CONNECTION_MINUTE.usd
+                / 1e6,
+                "lambda_duration": gb_seconds * 1000 * cost.LAMBDA_GB_SECOND.usd,
+                "lambda_requests": 1000 * cost.LAMBDA_REQUEST.usd / 1e6,
+                "dynamodb_reads": result["read_units"] * 1000 * cost.DYNAMODB_READ_UNIT.usd / 1e6,
+                "dynamodb_writes": result["write_units"]
+                * 1000
+                * cost.DYNAMODB_WRITE_UNIT.usd
+                / 1e6,
+            }
+            expected["total"] = sum(expected.values())
+            assert dollars == pytest.approx(expected), approach
+        # Per chunk, the reference pays a message where lexstream coalesces.
+        reference, lexstream = scenario["reference"], scenario["lexstream"]
+        assert (
+            lexstream["usd_per_1000_answers"]["messages"]
+            < reference["usd_per_1000_answers"]["messages"]
+        )
+    markdown = tiny_run[1]
+    assert "US dollars per 1,000 streamed answers" in markdown
+    assert "| 5 ms | reference | $0.012000 (12 units) |" in markdown
+    assert "| WebSocket connection minutes | $0.25 | 1,000,000 | us-east-1 | 2026-12-01 |" in (
+        markdown
+    )
 
 
 def test_concurrent_sessions_lose_and_reorder_nothing(
