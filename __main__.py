@@ -1,8 +1,18 @@
-"""The lexstream stack: read this stack's config, deploy one StreamingBackend, export it."""
+"""The lexstream stack: read this stack's config, deploy one StreamingBackend, export it.
+
+The same folder is a Pulumi plugin (PulumiPlugin.yaml): a language host starts it with
+`python <folder> <engine address>`, and then it serves StreamingBackend to programs in
+other languages instead (see `provider`).
+"""
 
 import pulumi
 
 from components import InvalidArgumentError, StackConfigError, StreamingBackend, read_stack_args
+from provider import launched_as_plugin, serve
+
+if launched_as_plugin():
+    serve()
+    raise SystemExit(0)
 
 args = read_stack_args()
 name = f"lexstream-{pulumi.get_stack()}"

@@ -30,13 +30,44 @@ class StreamingBackend(pulumi.ComponentResource):
     """The WebSocket API, connection and quota tables, route functions, quota, fulfillment
     policy and helper layer that stream Lex fulfillment text to Lex Web UI clients.
 
-    Attributes (all Outputs): `websocket_url` (the Web UI's
-    `lex.streamingWebSocketEndpoint`), `callback_url` (the `streamingEndpoint` session
-    attribute), `table_name` (`lex.streamingDynamoDbTable`), `fulfillment_policy_arn`,
-    `api_id`, `usage_plan_id`, `helper_layer_arn`, `web_ui_config` (a ready-to-paste Web UI
-    config fragment), `web_ui_policy_arn` (None unless auth is `iam`) and
-    `example_function_arn` (None unless the example is deployed).
+    Its outputs are the attributes annotated below, each documented where it is declared;
+    the component registers exactly these, and the package schema lists exactly these.
     """
+
+    websocket_url: pulumi.Output[str]
+    """The `wss://` URL of the stage: the Web UI's `lex.streamingWebSocketEndpoint`."""
+
+    callback_url: pulumi.Output[str]
+    """The `https://` URL of the stage, which fulfillment functions post to: the
+    `streamingEndpoint` session attribute."""
+
+    table_name: pulumi.Output[str]
+    """The connection table's name: the Web UI's `lex.streamingDynamoDbTable`."""
+
+    fulfillment_policy_arn: pulumi.Output[str]
+    """ARN of the managed policy that lets a bot's fulfillment function stream (read the
+    connection table, post to connections)."""
+
+    api_id: pulumi.Output[str]
+    """The WebSocket API's id."""
+
+    usage_plan_id: pulumi.Output[str]
+    """The id of the usage plan that carries the quota."""
+
+    helper_layer_arn: pulumi.Output[str]
+    """ARN of the Lambda layer with the fulfillment helper (`lexstream_runtime`)."""
+
+    web_ui_config: pulumi.Output[dict[str, Any]]
+    """A ready-to-paste Lex Web UI config fragment that turns streaming on against this
+    backend."""
+
+    web_ui_policy_arn: pulumi.Output[str] | None
+    """ARN of the policy that lets the Web UI's roles open the socket; None unless
+    `auth_mode` is `iam`."""
+
+    example_function_arn: pulumi.Output[str] | None
+    """ARN of the Bedrock example fulfillment function; None unless `example_fulfillment`
+    is set."""
 
     def __init__(
         self,
@@ -130,18 +161,12 @@ class StreamingBackend(pulumi.ComponentResource):
         )
         self.web_ui_policy_arn = self.web_ui_access.arn if self.web_ui_access else None
         self.example_function_arn = self.example.arn if self.example else None
-        self.register_outputs(
-            {
-                "websocket_url": self.websocket_url,
-                "callback_url": self.callback_url,
-                "table_name": self.table_name,
-                "fulfillment_policy_arn": self.fulfillment_policy_arn,
-                "api_id": self.api_id,
-                "usage_plan_id": self.usage_plan_id,
-                "helper_layer_arn": self.helper_layer_arn,
-                "web_ui_config": self.web_ui_config,
-            }
-        )
+        self.register_outputs(self.output_values())
+
+    def output_values(self) -> dict[str, pulumi.Output[Any]]:
+        """Every output that is set, by attribute name (the annotations above)."""
+        names = StreamingBackend.__annotations__
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def _create_route_functions(self, children: Children) -> dict[str, LexstreamFunction]:
         args = self.args

@@ -159,10 +159,7 @@ def run_program(
     """
     with tempfile.TemporaryDirectory(prefix="lexstream-mock-run-") as workdir:
         out = Path(workdir) / "record.json"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-        env.pop("PYTHONPATH", None)
-        # No credentials of the host may reach a mock run.
-        env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+        env = isolated_environment()
         completed = subprocess.run(
             [python, str(Path(__file__).resolve()), stack, str(out), str(program)]
             + (["--project-on-path"] if project_on_path else []),
@@ -189,6 +186,15 @@ def run_program(
         resources=[ResourceRecord(**r) for r in result["resources"]],
         exports=result["exports"],
     )
+
+
+def isolated_environment() -> dict[str, str]:
+    """This process's environment without Pulumi's settings, an import path or the host's
+    AWS credentials: what a child process that must touch nothing real runs with."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env.pop("PYTHONPATH", None)
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    return env
 
 
 def config_string(value: Any) -> str:
@@ -240,6 +246,162 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+class AwsAnswers:
+    """What AWS would answer: realistic ids, names, ARNs and endpoints for every resource
+    and lookup the component makes, so that every `apply` that derives from them runs.
+
+    Shared by the mocks of a program run and by fake resource monitors that a test serves
+    over gRPC. Explicit providers may name another region than the default one.
+    """
+
+    def __init__(self, default_region: str = DEFAULT_REGION) -> None:
+        self.default_region = default_region
+        self.provider_regions: dict[str, str] = {}
+
+    def region(self, provider_reference: str | None) -> str:
+        """The region of the provider a request names (a reference is "<urn>::<id>")."""
+        provider_id = (provider_reference or "").rsplit("::", 1)[-1]
+        return self.provider_regions.get(provider_id, self.default_region)
+
+    def call(self, token: str, provider_reference: str | None) -> dict:
+        """The result of the data source `token` (partition, region, caller identity)."""
+        region = self.region(provider_reference)
+        partition, dns_suffix = _partition_of(region)
+        if token == "aws:index/getPartition:getPartition":
+            return {
+                "id": partition,
+                "partition": partition,
+                "dnsSuffix": dns_suffix,
+                "reverseDnsPrefix": ".".join(reversed(dns_suffix.split("."))),
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {
+                "id": region,
+                "region": region,
+                "name": region,
+                "endpoint": f"ec2.{region}.{dns_suffix}",
+                "description": region,
+            }
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "id": ACCOUNT_ID,
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:user/deployer",
+                "userId": "AIDA" + _token("user", 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+            }
+        raise NotImplementedError(f"the mocks do not answer {token}")
+
+    def resource(
+        self, typ: str, name: str, inputs: dict, provider_reference: str | None, custom: bool
+    ) -> tuple[str, dict]:
+        """The id and outputs of a newly registered resource."""
+        if typ == "pulumi:providers:aws":
+            resource_id = _token(f"provider/{name}", 12)
+            self.provider_regions[resource_id] = inputs.get("region", self.default_region)
+            return resource_id, inputs
+        if custom:
+            return self._answer(typ, name, inputs, self.region(provider_reference))
+        return "", {}
+
+    def _answer(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
+        partition, dns_suffix = _partition_of(region)
+        seed = f"{typ}/{name}"
+        # The provider's auto-naming: logical name plus a random 7-character suffix.
+        physical = inputs.get("name") or f"{name}-{_token(seed, 7, '0123456789abcdef')}"
+        arn_base = f"{region}:{ACCOUNT_ID}"
+        out = dict(inputs)
+        if typ == "aws:apigatewayv2/api:Api":
+            api_id = _token(seed, 10)
+            out.update(
+                name=physical,
+                apiEndpoint=f"wss://{api_id}.execute-api.{region}.{dns_suffix}",
+                executionArn=f"arn:{partition}:execute-api:{arn_base}:{api_id}",
+                arn=f"arn:{partition}:apigateway:{region}::/apis/{api_id}",
+            )
+            return api_id, out
+        if typ == "aws:apigatewayv2/stage:Stage":
+            api_id, stage = inputs["apiId"], inputs["name"]
+            out.update(
+                invokeUrl=f"wss://{api_id}.execute-api.{region}.{dns_suffix}/{stage}",
+                executionArn=f"arn:{partition}:execute-api:{arn_base}:{api_id}/{stage}",
+                arn=f"arn:{partition}:apigateway:{region}::/apis/{api_id}/stages/{stage}",
+            )
+            return stage, out
+        if typ == "aws:dynamodb/table:Table":
+            out.update(name=physical, arn=f"arn:{partition}:dynamodb:{arn_base}:table/{physical}")
+            return physical, out
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            group = inputs.get("name") or inputs.get("namePrefix", "") + _token(
+                seed, 26, "0123456789"
+            )
+            # Like the provider: the ARN without the `:*` the API appends.
+            out.update(name=group, arn=f"arn:{partition}:logs:{arn_base}:log-group:{group}")
+            return group, out
+        if typ == "aws:iam/role:Role":
+            _limit(typ, physical, 64)
+            out.update(
+                name=physical,
+                arn=f"arn:{partition}:iam::{ACCOUNT_ID}:role/{physical}",
+                uniqueId="AROA" + _token(seed, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+            )
+            return physical, out
+        if typ == "aws:iam/policy:Policy":
+            _limit(typ, physical, 128)
+            arn = f"arn:{partition}:iam::{ACCOUNT_ID}:policy/{physical}"
+            out.update(
+                name=physical,
+                arn=arn,
+                policyId="ANPA" + _token(seed, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+            )
+            return arn, out
+        if typ == "aws:iam/rolePolicy:RolePolicy":
+            out.update(name=physical)
+            return f"{inputs['role']}:{physical}", out
+        if typ == "aws:lambda/function:Function":
+            _limit(typ, physical, 64)
+            arn = f"arn:{partition}:lambda:{arn_base}:function:{physical}"
+            out.update(
+                name=physical,
+                arn=arn,
+                invokeArn=(
+                    f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                    f"{arn}/invocations"
+                ),
+                qualifiedArn=f"{arn}:$LATEST",
+                version="$LATEST",
+            )
+            return physical, out
+        if typ == "aws:lambda/layerVersion:LayerVersion":
+            layer_arn = f"arn:{partition}:lambda:{arn_base}:layer:{inputs['layerName']}"
+            out.update(layerArn=layer_arn, arn=f"{layer_arn}:1", version="1")
+            return f"{layer_arn}:1", out
+        if typ == "aws:apigateway/usagePlan:UsagePlan":
+            plan_id = _token(seed, 6)
+            out.update(
+                name=physical, arn=f"arn:{partition}:apigateway:{region}::/usageplans/{plan_id}"
+            )
+            return plan_id, out
+        if typ == "aws:apigateway/apiKey:ApiKey":
+            key_id = _token(seed, 10)
+            out.update(
+                name=physical,
+                value=_token(
+                    seed + "/value",
+                    40,
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                ),
+                arn=f"arn:{partition}:apigateway:{region}::/apikeys/{key_id}",
+            )
+            return key_id, out
+        if typ == "aws:lambda/permission:Permission":
+            statement_id = (
+                inputs.get("statementId") or f"terraform-{_token(seed, 26, '0123456789')}"
+            )
+            out.update(statementId=statement_id)
+            return statement_id, out
+        return _token(seed, 7), out
+
+
 def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: bool) -> None:
     config: dict[str, str] = json.loads(sys.stdin.read())
     # Running this file as a script puts its own folder first on sys.path; the program
@@ -251,60 +413,23 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
     from pulumi.runtime.mocks import MockMonitor
     from pulumi.runtime.settings import get_root_resource
 
-    default_region = config.get("aws:region", DEFAULT_REGION)
-    provider_regions: dict[str, str] = {}
+    answers = AwsAnswers(config.get("aws:region", DEFAULT_REGION))
     project = yaml.safe_load(PROJECT_FILE.read_text())["name"]
     records: list[dict[str, Any]] = []
     local = threading.local()
 
     class RealisticMocks(pulumi.runtime.Mocks):
-        """Answers like AWS would, so that every id, name and ARN the program derives
-        from outputs is realistic and every `apply` runs."""
-
-        def _region(self, provider_reference: str | None) -> str:
-            # A reference is "<urn>::<id>"; explicit providers may name another region.
-            provider_id = (provider_reference or "").rsplit("::", 1)[-1]
-            return provider_regions.get(provider_id, default_region)
+        """Answers like AWS would (see `AwsAnswers`) and records every registration."""
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-            region = self._region(args.provider)
-            partition, dns_suffix = _partition_of(region)
-            if args.token == "aws:index/getPartition:getPartition":
-                return {
-                    "id": partition,
-                    "partition": partition,
-                    "dnsSuffix": dns_suffix,
-                    "reverseDnsPrefix": ".".join(reversed(dns_suffix.split("."))),
-                }
-            if args.token == "aws:index/getRegion:getRegion":
-                return {
-                    "id": region,
-                    "region": region,
-                    "name": region,
-                    "endpoint": f"ec2.{region}.{dns_suffix}",
-                    "description": region,
-                }
-            if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-                return {
-                    "id": ACCOUNT_ID,
-                    "accountId": ACCOUNT_ID,
-                    "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:user/deployer",
-                    "userId": "AIDA" + _token("user", 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-                }
-            raise NotImplementedError(f"the mocks do not answer {args.token}")
+            return answers.call(args.token, args.provider)
 
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             request = local.request
             inputs = dict(args.inputs)
-            if args.typ == "pulumi:providers:aws":
-                resource_id = _token(f"provider/{args.name}", 12)
-                provider_regions[resource_id] = inputs.get("region", default_region)
-                outputs = inputs
-            elif args.custom:
-                region = self._region(args.provider)
-                resource_id, outputs = self._answer(args.typ, args.name, inputs, region)
-            else:
-                resource_id, outputs = "", {}
+            resource_id, outputs = answers.resource(
+                args.typ, args.name, inputs, args.provider, bool(args.custom)
+            )
             records.append(
                 {
                     "type_": args.typ,
@@ -321,106 +446,6 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
                 }
             )
             return resource_id, outputs
-
-        def _answer(self, typ: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
-            partition, dns_suffix = _partition_of(region)
-            seed = f"{typ}/{name}"
-            # The provider's auto-naming: logical name plus a random 7-character suffix.
-            physical = inputs.get("name") or f"{name}-{_token(seed, 7, '0123456789abcdef')}"
-            arn_base = f"{region}:{ACCOUNT_ID}"
-            out = dict(inputs)
-            if typ == "aws:apigatewayv2/api:Api":
-                api_id = _token(seed, 10)
-                out.update(
-                    name=physical,
-                    apiEndpoint=f"wss://{api_id}.execute-api.{region}.{dns_suffix}",
-                    executionArn=f"arn:{partition}:execute-api:{arn_base}:{api_id}",
-                    arn=f"arn:{partition}:apigateway:{region}::/apis/{api_id}",
-                )
-                return api_id, out
-            if typ == "aws:apigatewayv2/stage:Stage":
-                api_id, stage = inputs["apiId"], inputs["name"]
-                out.update(
-                    invokeUrl=f"wss://{api_id}.execute-api.{region}.{dns_suffix}/{stage}",
-                    executionArn=f"arn:{partition}:execute-api:{arn_base}:{api_id}/{stage}",
-                    arn=f"arn:{partition}:apigateway:{region}::/apis/{api_id}/stages/{stage}",
-                )
-                return stage, out
-            if typ == "aws:dynamodb/table:Table":
-                out.update(
-                    name=physical, arn=f"arn:{partition}:dynamodb:{arn_base}:table/{physical}"
-                )
-                return physical, out
-            if typ == "aws:cloudwatch/logGroup:LogGroup":
-                group = inputs.get("name") or inputs.get("namePrefix", "") + _token(
-                    seed, 26, "0123456789"
-                )
-                # Like the provider: the ARN without the `:*` the API appends.
-                out.update(name=group, arn=f"arn:{partition}:logs:{arn_base}:log-group:{group}")
-                return group, out
-            if typ == "aws:iam/role:Role":
-                _limit(typ, physical, 64)
-                out.update(
-                    name=physical,
-                    arn=f"arn:{partition}:iam::{ACCOUNT_ID}:role/{physical}",
-                    uniqueId="AROA" + _token(seed, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-                )
-                return physical, out
-            if typ == "aws:iam/policy:Policy":
-                _limit(typ, physical, 128)
-                arn = f"arn:{partition}:iam::{ACCOUNT_ID}:policy/{physical}"
-                out.update(
-                    name=physical,
-                    arn=arn,
-                    policyId="ANPA" + _token(seed, 17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-                )
-                return arn, out
-            if typ == "aws:iam/rolePolicy:RolePolicy":
-                out.update(name=physical)
-                return f"{inputs['role']}:{physical}", out
-            if typ == "aws:lambda/function:Function":
-                _limit(typ, physical, 64)
-                arn = f"arn:{partition}:lambda:{arn_base}:function:{physical}"
-                out.update(
-                    name=physical,
-                    arn=arn,
-                    invokeArn=(
-                        f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
-                        f"{arn}/invocations"
-                    ),
-                    qualifiedArn=f"{arn}:$LATEST",
-                    version="$LATEST",
-                )
-                return physical, out
-            if typ == "aws:lambda/layerVersion:LayerVersion":
-                layer_arn = f"arn:{partition}:lambda:{arn_base}:layer:{inputs['layerName']}"
-                out.update(layerArn=layer_arn, arn=f"{layer_arn}:1", version="1")
-                return f"{layer_arn}:1", out
-            if typ == "aws:apigateway/usagePlan:UsagePlan":
-                plan_id = _token(seed, 6)
-                out.update(
-                    name=physical, arn=f"arn:{partition}:apigateway:{region}::/usageplans/{plan_id}"
-                )
-                return plan_id, out
-            if typ == "aws:apigateway/apiKey:ApiKey":
-                key_id = _token(seed, 10)
-                out.update(
-                    name=physical,
-                    value=_token(
-                        seed + "/value",
-                        40,
-                        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-                    ),
-                    arn=f"arn:{partition}:apigateway:{region}::/apikeys/{key_id}",
-                )
-                return key_id, out
-            if typ == "aws:lambda/permission:Permission":
-                statement_id = (
-                    inputs.get("statementId") or f"terraform-{_token(seed, 26, '0123456789')}"
-                )
-                out.update(statementId=statement_id)
-                return statement_id, out
-            return _token(seed, 7), out
 
     class RecordingMonitor(MockMonitor):
         """Hands each registration's parent and dependencies to the mocks (same thread)."""
