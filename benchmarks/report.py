@@ -85,6 +85,12 @@ def _usd(value: float) -> str:
     return f"${value:,.6f}"
 
 
+def _price(value: float) -> str:
+    """A list price as written: cents always, further digits only where it has them."""
+    whole, _, fraction = f"{value:.10f}".partition(".")
+    return f"${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
 def _answer_cost(section: dict[str, Any]) -> list[str]:
     lines = [
         "US dollars per 1,000 streamed answers, from the counts each approach used in this "
@@ -129,7 +135,7 @@ def _answer_cost(section: dict[str, Any]) -> list[str]:
     rows = [
         (
             price["unit"],
-            f"${price['usd']:.10f}".rstrip("0").rstrip("."),
+            _price(price["usd"]),
             f"{price['per']:,}",
             price["region"],
             price["read_on"],
