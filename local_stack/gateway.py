@@ -14,6 +14,10 @@ documented behaviour for the parts lexstream uses:
   boto3 `apigatewaymanagementapi` with AWS's status codes and error types;
 - `iam` auth verifies SigV4-presigned connect URLs against a `LocalIdentityPool`.
 
+Unlike API Gateway, it can also refuse requests that are not from this machine's own
+page (`own_origin_only`): a gateway on a developer's loopback port is reachable from every
+web page that developer opens, so it checks `Host` and `Origin` itself.
+
 Route functions are plain callables `fn(event) -> response dict` (for example
 `LambdaFunction.lexstream("connect", env).invoke`); they block, so they run on a thread
 pool while the event loop keeps serving sockets and posts.
@@ -76,6 +80,8 @@ class GatewayCounters:
     # API Gateway bills WebSocket messages in 32 KB increments.
     billed_messages: int = 0
     post_errors: dict[str, int] = field(default_factory=dict)
+    # Requests refused because their Host or Origin is not this gateway's own.
+    foreign_refused: int = 0
 
 
 class TokenBucket:
@@ -233,6 +239,12 @@ class LocalGateway:
         max_workers: threads running route functions at once. Default 64.
         extra_routes: more aiohttp routes to serve on the same origin (the local stack's
             page and endpoints). Default none.
+        own_origin_only: refuse (403, one log line) every request whose `Host` is not
+            an address this gateway listens on, so that DNS rebinding cannot reach it,
+            or whose `Origin` is not this gateway's own origin, so that another site's
+            page in the same browser cannot open sockets or start turns. Requests
+            without `Origin` (SDKs, scripts, wscat) pass. API Gateway checks neither.
+            Default False.
     """
 
     def __init__(
@@ -254,6 +266,7 @@ class LocalGateway:
         client_buffer_bytes: int = DEFAULT_CLIENT_BUFFER_BYTES,
         max_workers: int = 64,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
+        own_origin_only: bool = False,
     ) -> None:
         if not _STAGE_PATTERN.fullmatch(stage):
             raise ValueError(f"stage {stage!r} must be 1-128 letters, digits, '-' or '_'")
@@ -285,6 +298,7 @@ class LocalGateway:
         self._throttle_burst = throttle_burst
         self._throttle: TokenBucket | None = None
         self._extra_routes = list(extra_routes)
+        self._own_origin_only = own_origin_only
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="lambda"
         )
@@ -399,7 +413,10 @@ class LocalGateway:
             burst = self._throttle_burst or max(1, int(self._throttle_rate * 2))
             self._throttle = TokenBucket(self._throttle_rate, burst, time.monotonic)
         # Oversized posts must reach the handler to be refused the way AWS refuses them.
-        app = web.Application(client_max_size=16 * contract.MAX_MESSAGE_BYTES)
+        middlewares = [self._refuse_foreign_requests] if self._own_origin_only else []
+        app = web.Application(
+            client_max_size=16 * contract.MAX_MESSAGE_BYTES, middlewares=middlewares
+        )
         app.router.add_routes(self._extra_routes)
         app.router.add_get(f"/{self.stage}", self._handle_socket)
         connection_path = f"/{self.stage}/@connections/{{connection_id}}"
@@ -428,6 +445,46 @@ class LocalGateway:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # --- who may call ----------------------------------------------------------------
+
+    @property
+    def own_origins(self) -> frozenset[str]:
+        """The origins of this gateway's own pages: both names of the loopback address."""
+        return frozenset(f"http://{host}" for host in self._own_hosts())
+
+    def _own_hosts(self) -> frozenset[str]:
+        # It listens on 127.0.0.1 only; `localhost` names the same address. A browser
+        # leaves the port out of Host and Origin only when it is the scheme's default.
+        port = self._port()
+        names = ("127.0.0.1", "localhost")
+        hosts = {f"{name}:{port}" for name in names}
+        if port == 80:
+            hosts.update(names)
+        return frozenset(hosts)
+
+    def _foreign_request(self, request: web.BaseRequest) -> str | None:
+        """Why `request` is not from this machine's own page, or None when it is."""
+        host = request.headers.get("Host")
+        if host is None or host.lower() not in self._own_hosts():
+            return f"Host {host!r} is not this gateway's address"
+        # Browsers add Origin to every WebSocket handshake and cross-site fetch; a browser
+        # cannot omit or forge it, so its absence means a non-browser client.
+        for origin in request.headers.getall("Origin", []):
+            if origin.lower() not in self.own_origins:
+                return f"Origin {origin!r} is not this stack's page"
+        return None
+
+    @web.middleware
+    async def _refuse_foreign_requests(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        reason = self._foreign_request(request)
+        if reason is None:
+            return await handler(request)
+        self.counters.foreign_refused += 1
+        log.warning("refused %s %s (403): %s", request.method, request.path, reason)
+        return _json_error(403, f"Forbidden: {reason}")
 
     # --- the WebSocket ---------------------------------------------------------------
 

@@ -450,6 +450,10 @@ class LocalStack:
             idle_timeout_s=settings.idle_timeout_s,
             max_connection_s=settings.max_connection_s,
             extra_routes=[*self._page_routes(), *self.lex.routes()],
+            # The page, Lex and the identity endpoint answer only the stack's own page:
+            # any site the developer visits could otherwise drive them (with --bedrock,
+            # on the developer's AWS bill).
+            own_origin_only=True,
         )
         try:
             self.gateway.start()

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from local_stack.stack import LocalStack, StackSettings
 
+# Debian's Chromium, driven by Playwright; never a downloaded browser.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Fast enough to keep the suite quick, slow enough that every answer arrives in many posts.
 TEST_TOKEN_RATE = 150.0
 
@@ -42,3 +56,14 @@ def iam_stack() -> Iterator[LocalStack]:
         )
     ) as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for a module's tests."""
+    if not Path(CHROMIUM).is_file() and shutil.which("chromium") is None:
+        pytest.fail("Chromium is missing: scripts/test installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
