@@ -188,6 +188,10 @@ class StreamingBackendArgs:
     quota_period: str = "DAY"
     """Quota period: `DAY`, `WEEK` or `MONTH`. Default `DAY`."""
 
+    quota_per_identity_limit: int = 50
+    """Connects one Cognito identity may make per quota period (`iam` auth only), counted
+    before the shared quota, so that one identity cannot spend all of it. Default 50."""
+
     quota_burst_limit: int = 20
     """Usage plan burst; at most the stage burst. Default 20."""
 
@@ -250,6 +254,7 @@ class StreamingBackendArgs:
         _require_throttle("throttle_burst_limit", "throttle_rate_limit", self)
         _require_positive_int("quota_limit", self.quota_limit)
         _require_choice("quota_period", self.quota_period, contract.QUOTA_PERIODS)
+        _require_positive_int("quota_per_identity_limit", self.quota_per_identity_limit)
         _require_throttle("quota_burst_limit", "quota_rate_limit", self)
         # All traffic passes the stage first, so a per-client limit above the stage's could
         # never take effect: that is a misconfiguration, not a harmless surplus.

@@ -1,7 +1,9 @@
 """What a bot's fulfillment function needs in order to stream: one managed policy.
 
-It may look up a session's connection, delete a stale one (after GoneException), and
-post to, get and delete connections on this API's stage only.
+It may look up a session's connection, delete a stale row (after GoneException), and
+post to connections on this API's stage; nothing else. The helper never reads or closes
+a connection, so GET and DELETE on `@connections` are not granted: DELETE would let any
+role holding the policy disconnect any client.
 """
 
 from __future__ import annotations
@@ -14,20 +16,12 @@ from .children import Children
 from .iam import AttachedPolicy, statement
 from .websocket_api import WebSocketApi
 
-MANAGE_CONNECTIONS_METHODS = ("POST", "GET", "DELETE")
-
 
 def fulfillment_statements(table: aws.dynamodb.Table, api: WebSocketApi) -> list[dict[str, object]]:
     """The statements of the fulfillment policy, for reuse by the example function."""
     return [
         statement(["dynamodb:GetItem", "dynamodb:DeleteItem"], [table.arn]),
-        statement(
-            ["execute-api:ManageConnections"],
-            [
-                api.execute_api_arn(f"{method}/@connections/*")
-                for method in MANAGE_CONNECTIONS_METHODS
-            ],
-        ),
+        statement(["execute-api:ManageConnections"], [api.execute_api_arn("POST/@connections/*")]),
     ]
 
 

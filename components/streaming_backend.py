@@ -186,6 +186,7 @@ class StreamingBackend(pulumi.ComponentResource):
                 contract.ENV_CONNECTION_TABLE: self.connection_table.name,
                 contract.ENV_AUTH_MODE: args.auth_mode,
                 contract.ENV_CALLBACK_URL: self.api.stage_callback_url,
+                contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(args.quota_per_identity_limit),
                 **counting,
             },
             statements=[
@@ -221,8 +222,15 @@ class StreamingBackend(pulumi.ComponentResource):
         default = LexstreamFunction(
             children,
             "default",
-            environment=counting,
-            statements=[count_request],
+            environment={contract.ENV_CALLBACK_URL: self.api.stage_callback_url, **counting},
+            statements=[
+                count_request,
+                # Closes a connection that has spent its message budget.
+                statement(
+                    ["execute-api:ManageConnections"],
+                    [self.api.execute_api_arn("DELETE/@connections/*")],
+                ),
+            ],
             **route_function,
         )
         return {

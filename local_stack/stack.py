@@ -93,7 +93,8 @@ class StackSettings:
         handler: `path/to/file.py:function`, a fulfillment to run instead of the
             Bedrock example; `lexstream_runtime` is importable, as from the layer.
             Default None.
-        quota_limit, quota_period: the request quota. Default: Pulumi.yaml.
+        quota_limit, quota_period, quota_per_identity_limit: the request quota.
+            Default: Pulumi.yaml.
         throttle_rate, throttle_burst: stage throttling. Default: Pulumi.yaml.
         callback_latency_s: delay added to every management API call. Default 0.
         idle_timeout_s, max_connection_s: socket limits. Default: AWS's 10 min and 2 h.
@@ -117,6 +118,7 @@ class StackSettings:
     handler: str | None = None
     quota_limit: int | None = None
     quota_period: str | None = None
+    quota_per_identity_limit: int | None = None
     throttle_rate: float | None = None
     throttle_burst: int | None = None
     callback_latency_s: float = 0.0
@@ -145,6 +147,9 @@ class StackSettings:
             max_tokens=self.max_tokens or declared["exampleMaxTokens"],
             quota_limit=self.quota_limit or declared["quotaLimit"],
             quota_period=self.quota_period or declared["quotaPeriod"],
+            quota_per_identity_limit=(
+                self.quota_per_identity_limit or declared["quotaPerIdentityLimit"]
+            ),
             throttle_rate=self.throttle_rate or declared["throttleRateLimit"],
             throttle_burst=self.throttle_burst or declared["throttleBurstLimit"],
         )
@@ -387,10 +392,11 @@ class LocalStack:
                 contract.ENV_CONNECTION_TABLE: settings.connection_table,
                 contract.ENV_AUTH_MODE: str(settings.auth_mode),
                 contract.ENV_CALLBACK_URL: self._gateway().callback_url,
+                contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(settings.quota_per_identity_limit),
                 **quota,
             },
             "disconnect": {contract.ENV_CONNECTION_TABLE: settings.connection_table},
-            "default": quota,
+            "default": {contract.ENV_CALLBACK_URL: self._gateway().callback_url, **quota},
         }
         for name, environment in environments.items():
             self.functions[name] = LambdaFunction.lexstream(

@@ -18,9 +18,10 @@ OWNER_IDENTITY = "ownerIdentity"  # S, the Cognito identity that registered the 
 # A row's registration time is its TTL less CONNECTION_TTL_SECONDS (see connection_ttl).
 CONNECTION_INDEX = "byConnectionId"  # GSI, KEYS_ONLY: $disconnect only knows connectionId
 
-# --- Quota table: one atomic counter item per quota period ---
+# --- Quota table: one atomic counter item per quota period, plus the narrower counters
+# of one connection's messages and one identity's connects (lexstream_runtime.quota) ---
 QUOTA_PERIOD_KEY = "period"  # partition key, S, e.g. "DAY#2026-11-25"
-QUOTA_REQUESTS = "requests"  # N, requests admitted in the period
+QUOTA_REQUESTS = "requests"  # N, requests admitted under the item's key
 
 # API Gateway closes every WebSocket after 2 hours; the row lives a little longer so a
 # stream that is still open never loses its mapping to TTL.
@@ -44,6 +45,7 @@ ENV_CONNECTION_TABLE = "LEXSTREAM_CONNECTION_TABLE"
 ENV_QUOTA_TABLE = "LEXSTREAM_QUOTA_TABLE"
 ENV_QUOTA_LIMIT = "LEXSTREAM_QUOTA_LIMIT"
 ENV_QUOTA_PERIOD = "LEXSTREAM_QUOTA_PERIOD"
+ENV_QUOTA_PER_IDENTITY_LIMIT = "LEXSTREAM_QUOTA_PER_IDENTITY_LIMIT"
 ENV_AUTH_MODE = "LEXSTREAM_AUTH_MODE"
 ENV_MODEL_ID = "LEXSTREAM_MODEL_ID"
 ENV_SYSTEM_PROMPT = "LEXSTREAM_SYSTEM_PROMPT"

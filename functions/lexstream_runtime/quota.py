@@ -1,13 +1,24 @@
-"""The request quota: one atomic counter per period in the quota table.
+"""The request quota: atomic counters in the quota table.
 
-Every $connect and every $default message that reaches a function costs one request. Each
-request is a single conditional UpdateItem on the period's item ("DAY#2026-11-25"), so
-concurrent callers at the limit can never overshoot: DynamoDB serialises the writes on the
-item and admits exactly `limit` of them. The item expires (TTL) a day after its period.
+Every admitted $connect and every counted $default message costs one request of the
+shared quota. Each request is a single conditional UpdateItem on the period's item
+("DAY#2026-11-25"), so concurrent callers at the limit can never overshoot: DynamoDB
+serialises the writes on the item and admits exactly `limit` of them. The item expires
+(TTL) a day after its period.
+
+The shared quota is a fixed window: it starts again at each period boundary, so up to
+twice the limit can pass in the moments around one boundary.
+
+Two smaller counters keep one client from spending the shared quota for everyone, each
+also a conditional UpdateItem, checked before the shared counter is touched:
+- a connection's budget: only its first `CONNECTION_MESSAGE_BUDGET` client messages
+  count; later ones are refused without counting (and $default closes the connection);
+- an identity's connects per period (`iam` auth): at most `per_identity_limit`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +26,11 @@ from . import contract, environment
 
 # Keep a finished period's counter one more day, so operators can still read it.
 _COUNTER_GRACE = timedelta(days=1)
+# The stock Lex Web UI sends nothing that reaches $default (its heartbeat has its own
+# route), so a handful of counted messages per connection is generous for any client.
+CONNECTION_MESSAGE_BUDGET = 5
+CONNECTION_KEY_PREFIX = "CONNECTION#"
+IDENTITY_KEY_PREFIX = "IDENTITY#"
 
 
 def period_bounds(period: str, now: datetime) -> tuple[str, datetime]:
@@ -38,6 +54,24 @@ def period_bounds(period: str, now: datetime) -> tuple[str, datetime]:
     )
 
 
+def is_period_key(key: str) -> bool:
+    """Whether a quota table key is a period's shared counter (not a connection's or an
+    identity's own)."""
+    return key.partition("#")[0] in contract.QUOTA_PERIODS
+
+
+def identity_key(identity_id: str, period_key: str) -> str:
+    """The counter of one identity's connects in one period. The identity id itself is
+    never stored: it is enough to obtain an unauthenticated identity's credentials."""
+    digest = hashlib.sha256(identity_id.encode("utf-8")).hexdigest()
+    return f"{IDENTITY_KEY_PREFIX}{digest}#{period_key}"
+
+
+def connection_key(connection_id: str) -> str:
+    """The counter of one connection's counted client messages."""
+    return CONNECTION_KEY_PREFIX + connection_id
+
+
 class RequestQuota:
     """Admits at most `limit` requests per `period` (DAY, WEEK or MONTH, in UTC).
 
@@ -46,25 +80,43 @@ class RequestQuota:
         table_name: the quota table (contract.QUOTA_TABLE_SCHEMA).
         limit: requests admitted per period, >= 1.
         period: one of contract.QUOTA_PERIODS.
+        per_identity_limit: connects admitted per identity per period, >= 1; None when
+            connects carry no identity (`none` auth). Default None.
     """
 
-    def __init__(self, dynamodb: Any, table_name: str, limit: int, period: str) -> None:
+    def __init__(
+        self,
+        dynamodb: Any,
+        table_name: str,
+        limit: int,
+        period: str,
+        per_identity_limit: int | None = None,
+    ) -> None:
         if limit < 1:
             raise ValueError(f"quota limit must be >= 1, got {limit!r}")
+        if per_identity_limit is not None and per_identity_limit < 1:
+            raise ValueError(f"per-identity limit must be >= 1, got {per_identity_limit!r}")
         period_bounds(period, datetime.now(UTC))  # validates the period name
         self.dynamodb = dynamodb
         self.table_name = table_name
         self.limit = limit
         self.period = period
+        self.per_identity_limit = per_identity_limit
 
     @classmethod
-    def from_environment(cls, dynamodb: Any) -> RequestQuota:
-        """The quota the component configured: ENV_QUOTA_TABLE, _LIMIT and _PERIOD."""
+    def from_environment(cls, dynamodb: Any, *, per_identity: bool = False) -> RequestQuota:
+        """The quota the component configured: ENV_QUOTA_TABLE, _LIMIT and _PERIOD, and
+        with `per_identity` also ENV_QUOTA_PER_IDENTITY_LIMIT."""
         return cls(
             dynamodb,
             environment.required(contract.ENV_QUOTA_TABLE),
             environment.positive_int(contract.ENV_QUOTA_LIMIT),
             environment.one_of(contract.ENV_QUOTA_PERIOD, contract.QUOTA_PERIODS),
+            (
+                environment.positive_int(contract.ENV_QUOTA_PER_IDENTITY_LIMIT)
+                if per_identity
+                else None
+            ),
         )
 
     def admit(self, now: datetime | None = None) -> bool:
@@ -73,6 +125,24 @@ class RequestQuota:
         AWS errors other than the full-quota condition propagate (botocore exceptions).
         """
         key, ends = period_bounds(self.period, now or datetime.now(UTC))
+        return self._count(key, self.limit, ends + _COUNTER_GRACE)
+
+    def admit_identity(self, identity_id: str, now: datetime | None = None) -> bool:
+        """Count one connect of `identity_id`; False once it has had its connects this
+        period (and always True without a per-identity limit)."""
+        if self.per_identity_limit is None:
+            return True
+        period_key, ends = period_bounds(self.period, now or datetime.now(UTC))
+        key = identity_key(identity_id, period_key)
+        return self._count(key, self.per_identity_limit, ends + _COUNTER_GRACE)
+
+    def admit_message(self, connection_id: str, now: datetime | None = None) -> bool:
+        """Count one client message of `connection_id` against its budget; False once the
+        connection has spent it. The counter outlives the longest connection."""
+        expires = (now or datetime.now(UTC)) + timedelta(seconds=contract.CONNECTION_TTL_SECONDS)
+        return self._count(connection_key(connection_id), CONNECTION_MESSAGE_BUDGET, expires)
+
+    def _count(self, key: str, limit: int, expires: datetime) -> bool:
         try:
             self.dynamodb.update_item(
                 TableName=self.table_name,
@@ -85,8 +155,8 @@ class RequestQuota:
                 },
                 ExpressionAttributeValues={
                     ":one": {"N": "1"},
-                    ":limit": {"N": str(self.limit)},
-                    ":ttl": {"N": str(int((ends + _COUNTER_GRACE).timestamp()))},
+                    ":limit": {"N": str(limit)},
+                    ":ttl": {"N": str(int(expires.timestamp()))},
                 },
             )
         except self.dynamodb.exceptions.ConditionalCheckFailedException:

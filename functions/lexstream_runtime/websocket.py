@@ -8,10 +8,12 @@ never reveal table names, stack traces or AWS error text.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .aws import AWS_ERRORS, error_code
+from .aws import AWS_ERRORS, error_code, route_management_client
+from .contract import ENV_CALLBACK_URL
+from .environment import ConfigurationError, required
 from .logs import log_json
 
 
@@ -65,23 +67,28 @@ def failed(route: str, reason: str, error: BaseException, **fields: Any) -> dict
     return decide(route, 500, "Internal error", reason, error=error_code(error), **fields)
 
 
-def counted_request(
-    event: Any, route: str, quota: Any
-) -> tuple[str, None] | tuple[None, dict[str, Any]]:
-    """Check that `event` is a WebSocket event and count it against `quota` (a RequestQuota).
-
-    Returns (connection id, None) when the request may go on, else (None, the response):
-    400 for a malformed event, 429 when the period is full, 500 when the quota table cannot
-    be reached (an unknown count must not admit traffic for free).
-    """
-    connection = connection_id(event)
-    if connection is None:
-        return None, decide(route, 400, "Bad request", "malformed_event")
+def count(
+    route: str, counter: Callable[[], bool], reason: str, **fields: Any
+) -> dict[str, Any] | None:
+    """Count one request with `counter` (a quota's admit method): None when it is admitted,
+    else the refusal: 429 with `reason` when the counter is full, 500 when the quota table
+    cannot be reached (an unknown count must not admit traffic for free)."""
     try:
-        admitted = quota.admit()
+        if counter():
+            return None
     except AWS_ERRORS as error:
-        return None, failed(route, "quota_unavailable", error, connectionId=connection)
-    if not admitted:
-        refusal = decide(route, 429, "Too many requests", "quota_exceeded", connectionId=connection)
-        return None, refusal
-    return connection, None
+        return failed(route, "quota_unavailable", error, **fields)
+    return decide(route, 429, "Too many requests", reason, **fields)
+
+
+def own_api_management_client() -> Any:
+    """The management API client of the component's own API stage, from
+    LEXSTREAM_CALLBACK_URL (create it once, at cold init)."""
+    callback_url = required(ENV_CALLBACK_URL)
+    try:
+        return route_management_client(callback_url)
+    except ValueError as error:  # botocore refuses an endpoint URL it cannot use
+        raise ConfigurationError(
+            f"environment variable {ENV_CALLBACK_URL}={callback_url!r} must be the "
+            f"API stage's https callback URL: {error}"
+        ) from None

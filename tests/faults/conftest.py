@@ -179,6 +179,7 @@ def route_environment(connection_table: str, quota_table: str) -> dict[str, str]
         contract.ENV_QUOTA_TABLE: quota_table,
         contract.ENV_QUOTA_LIMIT: "1000",
         contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
+        contract.ENV_QUOTA_PER_IDENTITY_LIMIT: "50",
         contract.ENV_AUTH_MODE: contract.AUTH_NONE,
     }
 

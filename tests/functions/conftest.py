@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.quota import is_period_key
 from local_stack.lambda_runtime import LambdaFunction
 
 # Port 9 on loopback: nothing listens. A test whose connects must ask the management API
@@ -18,20 +19,22 @@ UNREACHABLE_CALLBACK_URL = "http://127.0.0.1:9/local"
 @pytest.fixture
 def route_environment(connection_table: str, quota_table: str) -> Callable[..., dict[str, str]]:
     """`route_environment(limit=100, period="DAY", auth=contract.AUTH_NONE,
-    callback_url=UNREACHABLE_CALLBACK_URL)` → the environment the component sets on the
-    route functions, for this test's tables."""
+    callback_url=UNREACHABLE_CALLBACK_URL, per_identity_limit=50)` → the environment the
+    component sets on the route functions, for this test's tables."""
 
     def environment(
         limit: int = 100,
         period: str = "DAY",
         auth: str = contract.AUTH_NONE,
         callback_url: str = UNREACHABLE_CALLBACK_URL,
+        per_identity_limit: int = 50,
     ) -> dict[str, str]:
         return {
             contract.ENV_CONNECTION_TABLE: connection_table,
             contract.ENV_QUOTA_TABLE: quota_table,
             contract.ENV_QUOTA_LIMIT: str(limit),
             contract.ENV_QUOTA_PERIOD: period,
+            contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(per_identity_limit),
             contract.ENV_AUTH_MODE: auth,
             contract.ENV_CALLBACK_URL: callback_url,
         }
@@ -60,7 +63,8 @@ def routes(
 def serve_routes(
     make_gateway: Callable[..., Any], routes: Callable[..., dict[str, LambdaFunction]]
 ) -> Callable[..., tuple[Any, dict[str, LambdaFunction]]]:
-    """`serve_routes(auth=..., limit=..., with_disconnect=True, **gateway_options)` →
+    """`serve_routes(auth=..., limit=..., with_disconnect=True, per_identity_limit=50,
+    **gateway_options)` →
     (gateway, functions): a started LocalGateway serving the route functions, which know
     its callback URL as the component's own API's (so $connect can ask it whether a
     connection is live). Without $disconnect, a closed socket leaves its row behind, as
@@ -70,10 +74,16 @@ def serve_routes(
         auth: str = contract.AUTH_NONE,
         limit: int = 100,
         with_disconnect: bool = True,
+        per_identity_limit: int = 50,
         **gateway_options: Any,
     ) -> tuple[Any, dict[str, LambdaFunction]]:
         gateway = make_gateway({}, auth_mode=auth, **gateway_options)
-        functions = routes(auth=auth, limit=limit, callback_url=gateway.callback_url)
+        functions = routes(
+            auth=auth,
+            limit=limit,
+            callback_url=gateway.callback_url,
+            per_identity_limit=per_identity_limit,
+        )
         if not with_disconnect:
             del functions[contract.ROUTE_DISCONNECT]
         gateway.serve_routes(functions)
@@ -104,11 +114,16 @@ def connection_items(dynamodb: Any, connection_table: str) -> Callable[[], list[
 
 @pytest.fixture
 def quota_count(dynamodb: Any, quota_table: str) -> Callable[[], int]:
-    """`quota_count()` → requests counted so far, over all periods, in this test's table."""
+    """`quota_count()` → requests counted by the shared quota so far, over all periods, in
+    this test's table (a connection's or an identity's own counter left out)."""
 
     def count() -> int:
         items = dynamodb.scan(TableName=quota_table, ConsistentRead=True)["Items"]
-        return sum(int(item[contract.QUOTA_REQUESTS]["N"]) for item in items)
+        return sum(
+            int(item[contract.QUOTA_REQUESTS]["N"])
+            for item in items
+            if is_period_key(item[contract.QUOTA_PERIOD_KEY]["S"])
+        )
 
     return count
 

@@ -45,6 +45,7 @@ def route_environment(connection_table: str, quota_table: str, auth_mode: str) -
         contract.ENV_QUOTA_TABLE: quota_table,
         contract.ENV_QUOTA_LIMIT: UNREACHED_LIMIT,
         contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
+        contract.ENV_QUOTA_PER_IDENTITY_LIMIT: UNREACHED_LIMIT,
         contract.ENV_AUTH_MODE: auth_mode,
         # Nothing listens on port 9: the fuzzed connects never meet a row to judge.
         contract.ENV_CALLBACK_URL: "http://127.0.0.1:9/local",
@@ -129,16 +130,23 @@ def test_any_connect_event_gets_a_well_formed_answer_and_only_valid_ones_write(
             contract.SESSION_ID_PATTERN.fullmatch(session_id)
         )
         caller = context["identity"].get("cognitoIdentityId")
-        identity = caller if auth_mode == contract.AUTH_IAM and caller else None
+        identity = (
+            caller
+            if auth_mode == contract.AUTH_IAM and isinstance(caller, str) and caller
+            else None
+        )
         names_identity = valid and contract.COGNITO_IDENTITY_ID_PATTERN.fullmatch(session_id)
         held_by_other = item_before is not None and not (
             identity is not None and owner_of(item_before) == identity
         )
-        if not context.get("connectionId") or not valid:
+        # In iam mode the caller's identity is checked (and counted) before the session id.
+        if not context.get("connectionId"):
             expected = {400}
-        elif (auth_mode == contract.AUTH_IAM and identity is None) or (
-            names_identity and auth_mode == contract.AUTH_IAM and session_id != identity
-        ):
+        elif auth_mode == contract.AUTH_IAM and identity is None:
+            expected = {403}
+        elif not valid:
+            expected = {400}
+        elif names_identity and auth_mode == contract.AUTH_IAM and session_id != identity:
             expected = {403}
         elif held_by_other:
             # Rows written by earlier examples are live inside their pending window;

@@ -22,6 +22,7 @@ import boto3
 import pytest
 
 from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.quota import is_period_key
 from local_stack.stack import LocalStack, StackSettings
 from tests.functions.waiting import eventually
 
@@ -95,6 +96,7 @@ def run_storm(stack: LocalStack, storm: Storm, tables: tuple[str, str]) -> Outco
                 counted=sum(
                     int(item[contract.QUOTA_REQUESTS]["N"])
                     for item in dynamodb.scan(TableName=tables[1], ConsistentRead=True)["Items"]
+                    if is_period_key(item[contract.QUOTA_PERIOD_KEY]["S"])
                 ),
                 written_between=(before, after),
             )

@@ -270,10 +270,14 @@ def test_route_functions_enforce_the_quota_from_their_environment(record: StackR
         contract.ENV_CONNECTION_TABLE: connections,
         contract.ENV_AUTH_MODE: v.setting(record, "authMode"),
         contract.ENV_CALLBACK_URL: record.exports["callback_url"],
+        contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(v.setting(record, "quotaPerIdentityLimit")),
         **quota,
     }
     assert environments["disconnect"] == {contract.ENV_CONNECTION_TABLE: connections}
-    assert environments["default"] == quota
+    assert environments["default"] == {
+        contract.ENV_CALLBACK_URL: record.exports["callback_url"],
+        **quota,
+    }
 
 
 def test_functions_are_arm64_on_a_current_python_with_json_logs(record: StackRecord) -> None:
@@ -334,7 +338,11 @@ def test_route_function_roles_are_least_privilege(record: StackRecord) -> None:
             ("dynamodb:Query", f"{connections}/index/{contract.CONNECTION_INDEX}"),
             ("dynamodb:DeleteItem", connections),
         },
-        "default": {("dynamodb:UpdateItem", quota)},
+        "default": {
+            ("dynamodb:UpdateItem", quota),
+            # Only to close a connection that has spent its message budget.
+            ("execute-api:ManageConnections", v.execute_api_arn(record, "DELETE/@connections/*")),
+        },
     }
     for name, data_access in expected.items():
         function = v.function(record, name)
@@ -366,10 +374,8 @@ def test_fulfillment_policy_reaches_only_this_table_and_this_stage(record: Stack
     assert v.grants(policy) == {
         ("dynamodb:GetItem", connections),
         ("dynamodb:DeleteItem", connections),
-        *{
-            ("execute-api:ManageConnections", v.execute_api_arn(record, f"{m}/@connections/*"))
-            for m in ("POST", "GET", "DELETE")
-        },
+        # Posting only: the helper never reads or closes a connection.
+        ("execute-api:ManageConnections", v.execute_api_arn(record, "POST/@connections/*")),
     }
     assert record.exports["fulfillment_policy_arn"] == policy.outputs["arn"]
 

@@ -8,10 +8,13 @@ message, a streamed turn, a plain turn, a turn whose browser is gone, disconnect
 exactly the environment the component gives each function, against DynamoDB Local, the
 local gateway and the local Bedrock.
 
-Two ways to fail: a function calls an action (on a resource) its role does not grant,
-or a role grants an action its function never calls. Logs permissions are used by the
-Lambda service to ship the function's output, not by the code, so they are expected
-without a call.
+Two ways to fail, each compared as (action, resource) pairs: a function calls an action
+on a resource its role does not grant, or a role grants an action or a resource its
+function never needs, a wider resource or another method included. What a call needs is
+its own resource, with only the parts that are unknown until run time left open (the
+connection id, and the Region a cross-Region inference profile routes to). Logs
+permissions are used by the Lambda service to ship the function's output, not by the
+code, so they are expected without a call.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from typing import Any
 
 import pytest
 
+from components.bedrock_example import INFERENCE_PROFILE_PREFIXES
 from functions.lexstream_runtime import contract
+from functions.lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET
 from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
@@ -146,6 +151,36 @@ def resource_arns(call: RecordedCall, record: StackRecord, gateway: LocalGateway
     raise AssertionError(f"no resource mapping for {call.service}:{call.operation}")
 
 
+def needed_grants(call: RecordedCall, record: StackRecord, gateway: LocalGateway) -> set[Grant]:
+    """The narrowest grants that allow `call`: its resource, with only what is unknown
+    until run time left open."""
+    if call.service == "apigatewaymanagementapi":
+        # Connection ids are issued at run time: the method and stage are not.
+        [arn] = resource_arns(call, record, gateway)
+        return {Grant(call.action, arn.rsplit("/", 1)[0] + "/*")}
+    if call.service == "bedrock-runtime":
+        return {Grant(call.action, arn) for arn in _bedrock_needs(call, record)}
+    return {Grant(call.action, arn) for arn in resource_arns(call, record, gateway)}
+
+
+def _bedrock_needs(call: RecordedCall, record: StackRecord) -> list[str]:
+    region = record.config["aws:region"]
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    model = dict(call.resource)["modelId"]
+    prefix, _, base_model = model.partition(".")
+    if prefix not in INFERENCE_PROFILE_PREFIXES:
+        return [f"arn:{partition}:bedrock:{region}::foundation-model/{model}"]
+    # AWS routes a profile's request to a Region of its geography that it chooses, and
+    # checks the model there (and, for a global profile, Region-less too).
+    needs = [
+        f"arn:{partition}:bedrock:{region}:{ACCOUNT_ID}:inference-profile/{model}",
+        f"arn:{partition}:bedrock:*::foundation-model/{base_model}",
+    ]
+    if prefix == "global":
+        needs.append(f"arn:{partition}:bedrock:::foundation-model/{base_model}")
+    return needs
+
+
 # --- the scenario -------------------------------------------------------------------------
 
 
@@ -231,7 +266,13 @@ def _drive(
         dynamodb, connection_table, GONE_CONNECTION_ID, STOCK_SESSION_ID, registered_ago_s=600
     )
     assert connect.invoke(stale)["statusCode"] == 200
-    assert run("default").invoke(load_event("websocket-message-default"))["statusCode"] == 400
+    # Junk up to the connection's budget, then one more, which closes the connection.
+    default = run("default")
+    statuses = [
+        default.invoke(load_event("websocket-message-default"))["statusCode"]
+        for _ in range(CONNECTION_MESSAGE_BUDGET + 1)
+    ]
+    assert statuses == [400] * CONNECTION_MESSAGE_BUDGET + [429]
     if "bedrock_fulfillment" in functions:
         fulfillment = run("bedrock_fulfillment")
         browser = WebSocketClient(gateway.websocket_url)
@@ -298,24 +339,47 @@ def test_every_grant_is_used_by_its_function(scenario: Scenario) -> None:
     assert {name: actions for name, actions in unused.items() if actions} == {}
 
 
-def test_the_scenario_reached_every_function(scenario: Scenario) -> None:
-    # Without this, an unattributed call would make both contract tests pass vacuously.
-    assert {call.function for call in scenario.calls} == set(scenario.functions)
+def granted_beyond_need(scenario: Scenario, function: DeployedFunction) -> set[Grant]:
+    """The grants of `function` that no call of its needs: extra actions, wider resources
+    and other methods alike (log permissions aside)."""
+    needed = {
+        grant
+        for call in scenario.calls
+        if call.function == function.name
+        for grant in needed_grants(call, scenario.record, scenario.gateway)
+    }
+    return {g for g in function.grants if g.action not in LAMBDA_SERVICE_ACTIONS} - needed
 
 
-def test_an_extra_grant_or_a_missing_one_is_caught(scenario: Scenario) -> None:
-    connect = scenario.functions["connect"]
-    padded = DeployedFunction(
-        "connect", connect.environment, connect.grants | {Grant("dynamodb:Scan", "*")}
-    )
-    assert "dynamodb:Scan" not in RECORDER.actions_by_function()["connect"]
-    assert "dynamodb:Scan" in padded.granted_actions() - LAMBDA_SERVICE_ACTIONS
-    trimmed = DeployedFunction(
-        "connect",
-        connect.environment,
-        frozenset(g for g in connect.grants if g.action != "dynamodb:PutItem"),
-    )
-    put = next(
-        c for c in scenario.calls if c.function == "connect" and c.action == "dynamodb:PutItem"
-    )
-    assert not trimmed.allows(put.action, resource_arns(put, scenario.record, scenario.gateway))
+def test_every_grant_is_a_resource_its_function_needs_and_no_wider(scenario: Scenario) -> None:
+    excess = {
+        name: sorted((g.action, g.resource) for g in granted_beyond_need(scenario, function))
+        for name, function in scenario.functions.items()
+    }
+    assert {name: grants for name, grants in excess.items() if grants} == {}
+
+
+def test_every_needed_resource_is_granted_exactly(scenario: Scenario) -> None:
+    for name, function in scenario.functions.items():
+        calls = [call for call in scenario.calls if call.function == name]
+        needed = set().union(
+            *(needed_grants(call, scenario.record, scenario.gateway) for call in calls)
+        )
+        assert needed - function.grants == set(), name
+
+
+@pytest.mark.parametrize(
+    "widen",
+    [
+        lambda arn: arn.replace("/DELETE/", "/*/"),  # any method
+        lambda arn: arn.replace("/DELETE/", "/POST/"),  # another method
+        lambda arn: arn.rsplit("/", 3)[0] + "/*",  # any route of the stage
+    ],
+)
+def test_a_grant_on_a_wider_resource_or_method_is_caught(scenario: Scenario, widen) -> None:
+    default = scenario.functions["default"]
+    [close] = [g for g in default.grants if g.resource.endswith("/DELETE/@connections/*")]
+    wider = Grant(close.action, widen(close.resource))
+    padded = DeployedFunction(default.name, default.environment, default.grants | {wider})
+
+    assert granted_beyond_need(scenario, padded) == {wider}

@@ -1,0 +1,180 @@
+"""Rules of the streaming helper that a turn's output alone would not show.
+
+- Any failure of the sender stops posting with a reason and one log line; the turn's
+  answer stays complete.
+- A callback URL is checked whole (scheme, host, port, no user info) before any client
+  is built.
+- Lines of turns that do not stream still name their session.
+- Text written after close() is kept but never posted.
+- A frame's worth of waiting text is posted at once, whatever the flush interval.
+- The connection lookup is a strongly consistent read.
+
+Posts go through the local gateway to a real socket; lookups go to DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from functions.lexstream_runtime import aws, contract
+from functions.lexstream_runtime.streaming import StreamingTurn, StreamTarget, open_stream
+from tests.conftest import fake_aws_session
+from tests.functions.test_streaming import SESSION, live  # noqa: F401 - the fixture
+
+STOCK_SESSION = "lex-web-ui-0a1b"
+API_HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
+
+
+def log_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(raw) for raw in output.splitlines() if raw.startswith("{")]
+
+
+def test_an_unexpected_sender_failure_stops_posting_with_a_reason_and_one_log_line(
+    live,  # noqa: F811
+    capsys,
+):
+    session = live()
+    # A real botocore client for a URL it accepts but cannot sign for: its first post
+    # raises ValueError, which is no AWS error.
+    broken = aws.management_client("http://127.0.0.1:99999/local")
+    capsys.readouterr()
+
+    with session.open(management_client=broken) as stream:
+        stream.write("Complete ")
+        stream.write("answer.")
+
+    assert stream.stop_reason == "sender_failed"
+    assert stream.stats.failed_posts == 1
+    assert stream.text == "Complete answer."
+    assert session.gateway.counters.messages_posted == 0
+    lines = log_lines(capsys.readouterr().out)
+    [failure] = [line for line in lines if line["event"] == "stream_sender_failed"]
+    assert failure["error"] == "ValueError"
+    assert failure["connectionId"] == session.connection_id
+    [closed] = [line for line in lines if line["event"] == "stream_closed"]
+    assert closed["stopReason"] == "sender_failed"
+    assert closed["failedPosts"] == 1
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:99999/local",
+        "http://127.0.0.1:0/local",
+        "http://127.0.0.1:-1/local",
+        f"https://user:secret@{API_HOST}/Prod",
+        f"https://user@{API_HOST}/Prod",
+        f"https://{API_HOST}/Prod?stage=Dev",
+        f"https://{API_HOST}/Prod#fragment",
+        "wss://127.0.0.1:70000/local",
+    ],
+)
+def test_a_callback_url_with_a_bad_port_or_user_info_is_refused_before_a_client_is_built(
+    event, dynamodb, endpoint
+):
+    lex_event = event("lexv2-fulfillment-streaming")
+    lex_event["sessionState"]["sessionAttributes"][contract.SESSION_ATTR_ENDPOINT] = endpoint
+    clients_before = dict(aws._management_clients)
+
+    with open_stream(lex_event, dynamodb=dynamodb) as stream:
+        stream.write("Still answered.")
+
+    assert stream.stop_reason == "endpoint_invalid"
+    assert stream.text == "Still answered."
+    assert aws._management_clients == clients_before
+
+
+def test_a_turn_built_by_hand_refuses_a_target_url_it_could_never_post_to():
+    target = StreamTarget("lex-web-ui-0a1b", "conn=", "http://127.0.0.1:99999/local", "table")
+
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1:99999.*not a valid URL"):
+        StreamingTurn(target)
+
+
+@pytest.mark.parametrize("table", ["no-such-table", None])
+def test_the_lines_of_a_turn_that_does_not_stream_name_its_session(
+    event, make_gateway, dynamodb, capsys, table
+):
+    lex_event = event("lexv2-fulfillment-streaming")
+    lex_event["sessionId"] = STOCK_SESSION
+    attributes = {contract.SESSION_ATTR_ENDPOINT: make_gateway({}).callback_url}
+    if table is not None:
+        attributes[contract.SESSION_ATTR_TABLE] = table
+    lex_event["sessionState"]["sessionAttributes"] = attributes
+    capsys.readouterr()
+
+    with open_stream(lex_event, dynamodb=dynamodb) as stream:
+        stream.write("Still answered.")
+
+    assert not stream.streaming
+    lines = log_lines(capsys.readouterr().out)
+    assert [line["event"] for line in lines] == ["stream_opened", "stream_closed"]
+    assert all(line["sessionId"] == STOCK_SESSION for line in lines)
+    assert lines[0]["stopReason"].startswith("lookup_failed" if table else "attributes_missing")
+
+
+@pytest.mark.parametrize("posted_before_close", [True, False])
+def test_text_written_after_close_is_kept_but_never_posted(
+    live,  # noqa: F811
+    posted_before_close,
+):
+    session = live()
+    stream = session.open()
+    if posted_before_close:
+        stream.write("Before. ")
+        assert session.client.wait_for(lambda c: c.frames == ["Before. "])
+    stream.close()
+
+    stream.write("After.")
+
+    assert stream.text == ("Before. " if posted_before_close else "") + "After."
+    assert not session.client.wait_for(lambda c: "After." in c.text, timeout=1.0)
+    assert session.gateway.counters.messages_posted == int(posted_before_close)
+
+
+def test_a_frames_worth_of_waiting_text_is_posted_at_once_whatever_the_interval(
+    live,  # noqa: F811
+):
+    session = live()
+    # An interval far longer than the test: only "a frame's worth goes at once" can post
+    # the third frame before close().
+    stream = session.open(flush_interval_s=600, max_frame_bytes=16)
+    stream.write("First ")
+    assert session.client.wait_for(lambda c: len(c.frames) == 1)
+    stream.write("second ")
+    assert session.client.wait_for(lambda c: len(c.frames) == 2)
+
+    stream.write("tiny ")  # less than a frame: waits for the interval
+    assert not session.client.wait_for(lambda c: len(c.frames) > 2, timeout=0.5)
+    stream.write("enough to fill")  # now 19 bytes wait: more than a frame's worth
+
+    assert session.client.wait_for(lambda c: len(c.frames) >= 3, timeout=5)
+    assert session.client.frames[2] == "tiny enough to f"
+    stream.close()
+    assert session.client.wait_for(lambda c: c.text == "First second tiny enough to fill")
+
+
+def test_the_connection_lookup_is_a_strongly_consistent_read(
+    live,  # noqa: F811
+    dynamodb_local,
+):
+    session = live()
+    # DynamoDB Local is always consistent, so the request itself must say so: a row
+    # written by $connect a moment ago may not be in an eventually consistent read.
+    client = fake_aws_session().client("dynamodb", endpoint_url=dynamodb_local)
+    requests: list[dict[str, Any]] = []
+    client.meta.events.register(
+        "before-parameter-build.dynamodb.GetItem",
+        lambda params, **_: requests.append(dict(params)),
+    )
+
+    with open_stream(session.event, dynamodb=client) as stream:
+        stream.write("Hello")
+
+    assert stream.streaming
+    [lookup] = requests
+    assert lookup["ConsistentRead"] is True
+    assert lookup["Key"] == {contract.SESSION_ID: {"S": SESSION}}
