@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import re
 import signal
 import sys
 import threading
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TextIO
 
 from functions.lexstream_runtime import contract
 
@@ -16,9 +19,72 @@ from .stack import SESSION_ID_KINDS, LocalStack, StackError, StackSettings
 DEFAULT_PORT = 8080
 
 
-def parse_arguments(argv: list[str] | None = None) -> tuple[StackSettings, bool]:
-    """Command-line flags → (StackSettings, verbose); unset flags keep Pulumi.yaml defaults."""
-    parser = argparse.ArgumentParser(
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one `error:` line naming the flag, then exit 2.
+
+    argparse prints its usage block first; a bad flag deserves only the one line that
+    says what to change.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        # "argument --port: must be ..." → "--port must be ..."
+        message = re.sub(r"^argument (\S+?): ", r"\1 ", message)
+        if "must be" not in message:
+            message += f"; {self.prog} --help lists the flags"
+        self.exit(2, f"error: {message}\n")
+
+    def flag_of(self, setting: str) -> str:
+        """The flag that sets StackSettings field `setting` (itself if none does)."""
+        for action in self._actions:
+            if action.dest == setting and action.option_strings:
+                return action.option_strings[0]
+        return setting
+
+
+def whole_number(text: str) -> int:
+    """argparse type: an int, with a message that says so."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+
+
+def number(text: str) -> float:
+    """argparse type: a finite float, with a message that says so."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})")
+    return value
+
+
+def milliseconds(text: str) -> float:
+    """argparse type: milliseconds, 0 or more, as seconds (the flag's unit is checked
+    here, so that the message names milliseconds)."""
+    value = number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of milliseconds, 0 or more (got {text!r})"
+        )
+    return value / 1000
+
+
+def one_of(choices: Sequence[str]) -> Callable[[str], str]:
+    """argparse type: one of `choices`, with a message that lists them."""
+
+    def choose(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"must be one of {', '.join(choices)} (got {text!r})")
+        return text
+
+    return choose
+
+
+def build_parser() -> OneLineParser:
+    """The flags of `scripts/local`; each dest is the StackSettings field it sets."""
+    parser = OneLineParser(
         prog="scripts/local",
         description=(
             "Run lexstream's streaming path on this machine: WebSocket gateway, route "
@@ -27,19 +93,21 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[StackSettings, bool]
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=whole_number,
         default=DEFAULT_PORT,
         help="port to serve on (default 8080); 0 = any free port",
     )
     parser.add_argument(
         "--auth",
         dest="auth_mode",
-        choices=contract.AUTH_MODES,
+        type=one_of(contract.AUTH_MODES),
+        metavar="|".join(contract.AUTH_MODES),
         help="how $connect is authorized (default: Pulumi.yaml's authMode)",
     )
     parser.add_argument(
         "--session-ids",
-        choices=SESSION_ID_KINDS,
+        type=one_of(SESSION_ID_KINDS),
+        metavar="|".join(SESSION_ID_KINDS),
         default="stock",
         help=(
             "the chat page's session ids: stock (lex-web-ui- + 4 hex digits per page load, "
@@ -51,7 +119,7 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[StackSettings, bool]
     parser.add_argument(
         "--token-rate",
         dest="tokens_per_second",
-        type=float,
+        type=number,
         default=40.0,
         help="tokens per second of the built-in model (default 40)",
     )
@@ -71,18 +139,31 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[StackSettings, bool]
         "--handler",
         help="your own fulfillment, path/to/file.py:function, instead of the Bedrock example",
     )
-    parser.add_argument("--quota-limit", type=int, help="requests per quota period")
-    parser.add_argument("--quota-period", choices=contract.QUOTA_PERIODS, help="quota period")
+    parser.add_argument("--quota-limit", type=whole_number, help="requests per quota period")
+    parser.add_argument(
+        "--quota-period",
+        type=one_of(contract.QUOTA_PERIODS),
+        metavar="|".join(contract.QUOTA_PERIODS),
+        help="quota period",
+    )
     parser.add_argument(
         "--callback-latency-ms",
-        type=float,
+        dest="callback_latency_s",
+        type=milliseconds,
         default=0.0,
         help="delay added to every post_to_connection, in milliseconds (default 0)",
     )
     parser.add_argument(
         "--verbose", action="store_true", help="also show the functions' own JSON log lines"
     )
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def parse_arguments(
+    argv: list[str] | None = None, parser: OneLineParser | None = None
+) -> tuple[StackSettings, bool]:
+    """Command-line flags → (StackSettings, verbose); unset flags keep Pulumi.yaml defaults."""
+    arguments = (parser or build_parser()).parse_args(argv)
     return StackSettings(
         port=arguments.port,
         auth_mode=arguments.auth_mode,
@@ -95,7 +176,7 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[StackSettings, bool]
         handler=arguments.handler,
         quota_limit=arguments.quota_limit,
         quota_period=arguments.quota_period,
-        callback_latency_s=arguments.callback_latency_ms / 1000,
+        callback_latency_s=arguments.callback_latency_s,
         session_ids=arguments.session_ids,
     ), arguments.verbose
 
@@ -124,7 +205,8 @@ class FunctionOutput:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings, verbose = parse_arguments(argv)
+    parser = build_parser()
+    settings, verbose = parse_arguments(argv, parser)
     # Only the stack's own concise lines; the servers' and SDK's chatter stays quiet.
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s  %(message)s", datefmt="%H:%M:%S"
@@ -139,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack = LocalStack(settings).start()
     except StackError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error.describe(parser.flag_of)}", file=sys.stderr)
         return 2
     try:
         print(

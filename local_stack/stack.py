@@ -17,6 +17,7 @@ the local stack runs what `pulumi up` would deploy without any stack config.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -28,9 +29,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.exceptions
+import botocore.session
 import yaml
 from aiohttp import web
 
+from components.args import ExampleFulfillmentArgs, InvalidArgumentError, StreamingBackendArgs
 from functions import layout
 from functions.lexstream_runtime import contract
 
@@ -61,7 +65,34 @@ _HANDLER_PATTERN = re.compile(r"(?P<path>.+\.py):(?P<function>[A-Za-z_][A-Za-z0-
 
 
 class StackError(Exception):
-    """The stack cannot start as asked; the message says what to change."""
+    """The stack cannot start as asked; the message says what to change.
+
+    `setting` names the StackSettings field at fault, when there is one, so that the
+    command line can name its own flag instead (see `describe`).
+    """
+
+    def __init__(self, problem: str, *, setting: str | None = None) -> None:
+        self.problem = problem
+        self.setting = setting
+        super().__init__(self.describe(lambda name: name))
+
+    def describe(self, name_of: Callable[[str], str]) -> str:
+        """The message, with the setting named by `name_of(setting)`."""
+        return self.problem if self.setting is None else f"{name_of(self.setting)} {self.problem}"
+
+
+# Settings that are also component arguments (argument → setting): the component's own
+# rules check them, so the local stack refuses exactly what a deployment would.
+_COMPONENT_SETTINGS = {
+    "auth_mode": "auth_mode",
+    "stage_name": "stage",
+    "quota_limit": "quota_limit",
+    "quota_period": "quota_period",
+    "quota_per_identity_limit": "quota_per_identity_limit",
+    "example_fulfillment.model_id": "model_id",
+    "example_fulfillment.system_prompt": "system_prompt",
+    "example_fulfillment.max_tokens": "max_tokens",
+}
 
 
 def project_defaults(path: Path = PROJECT_FILE) -> dict[str, Any]:
@@ -136,53 +167,66 @@ class StackSettings:
         declared = project_defaults() if defaults is None else defaults
         settings = replace(
             self,
-            auth_mode=self.auth_mode or declared["authMode"],
-            stage=self.stage or declared["stageName"],
-            model_id=self.model_id or declared["exampleModelId"],
+            auth_mode=_given(self.auth_mode, declared["authMode"]),
+            stage=_given(self.stage, declared["stageName"]),
+            model_id=_given(self.model_id, declared["exampleModelId"]),
             system_prompt=(
                 self.system_prompt
                 if self.system_prompt is not None
                 else declared["exampleSystemPrompt"]
             ),
-            max_tokens=self.max_tokens or declared["exampleMaxTokens"],
-            quota_limit=self.quota_limit or declared["quotaLimit"],
-            quota_period=self.quota_period or declared["quotaPeriod"],
-            quota_per_identity_limit=(
-                self.quota_per_identity_limit or declared["quotaPerIdentityLimit"]
+            max_tokens=_given(self.max_tokens, declared["exampleMaxTokens"]),
+            quota_limit=_given(self.quota_limit, declared["quotaLimit"]),
+            quota_period=_given(self.quota_period, declared["quotaPeriod"]),
+            quota_per_identity_limit=_given(
+                self.quota_per_identity_limit, declared["quotaPerIdentityLimit"]
             ),
-            throttle_rate=self.throttle_rate or declared["throttleRateLimit"],
-            throttle_burst=self.throttle_burst or declared["throttleBurstLimit"],
+            throttle_rate=_given(self.throttle_rate, declared["throttleRateLimit"]),
+            throttle_burst=_given(self.throttle_burst, declared["throttleBurstLimit"]),
         )
         settings.check()
         return settings
 
     def check(self) -> None:
         """Raise StackError naming any setting that cannot work, and what would."""
-        if self.auth_mode not in contract.AUTH_MODES:
-            raise StackError(
-                f"auth mode {self.auth_mode!r} is not one of {', '.join(contract.AUTH_MODES)}"
-            )
-        if self.quota_period not in contract.QUOTA_PERIODS:
-            raise StackError(
-                f"quota period {self.quota_period!r} is not one of "
-                + ", ".join(contract.QUOTA_PERIODS)
-            )
+        _check_component_rules(self)
         if self.session_ids not in SESSION_ID_KINDS:
             raise StackError(
-                f"session ids {self.session_ids!r} is not one of {', '.join(SESSION_ID_KINDS)}"
+                f"must be one of {', '.join(SESSION_ID_KINDS)} (got {self.session_ids!r})",
+                setting="session_ids",
             )
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise StackError(f"must be a whole number (got {self.port!r})", setting="port")
         if not 0 <= self.port <= 65535:
-            raise StackError(f"port {self.port} is not 0-65535")
-        if self.tokens_per_second <= 0:
-            raise StackError(f"token rate must be > 0, got {self.tokens_per_second}")
+            raise StackError(
+                f"must be a port number 0-65535, 0 for any free port (got {self.port})",
+                setting="port",
+            )
+        if self.region not in known_regions():
+            raise StackError(
+                f"must be an AWS region, e.g. us-east-1 or eu-west-1 (got {self.region!r})",
+                setting="region",
+            )
+        if not (math.isfinite(self.tokens_per_second) and self.tokens_per_second > 0):
+            raise StackError(
+                f"must be a number above 0 (got {self.tokens_per_second!r})",
+                setting="tokens_per_second",
+            )
+        if not (math.isfinite(self.callback_latency_s) and self.callback_latency_s >= 0):
+            raise StackError(
+                f"must be a number of seconds, 0 or more (got {self.callback_latency_s!r})",
+                setting="callback_latency_s",
+            )
         if self.handler is not None:
             handler_parts(self.handler)
-        if self.dynamodb_endpoint is not None and not self.dynamodb_endpoint.startswith(
-            ("http://", "https://")
+        endpoint = self.dynamodb_endpoint
+        if endpoint is not None and (
+            urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).hostname
         ):
             raise StackError(
-                f"DynamoDB endpoint {self.dynamodb_endpoint!r} must be an http:// or "
-                "https:// URL, e.g. http://127.0.0.1:8000 for DynamoDB Local"
+                "must be an http:// or https:// URL, e.g. http://127.0.0.1:8000 for "
+                f"DynamoDB Local (got {endpoint!r})",
+                setting="dynamodb_endpoint",
             )
 
     @property
@@ -193,19 +237,63 @@ class StackSettings:
         )
 
 
+def _given(value: Any, default: Any) -> Any:
+    # Only None means "not given": a 0 or "" is checked, never replaced by the default.
+    return default if value is None else value
+
+
+def _check_component_rules(settings: StackSettings) -> None:
+    try:
+        StreamingBackendArgs(
+            auth_mode=settings.auth_mode,
+            stage_name=settings.stage,
+            quota_limit=settings.quota_limit,
+            quota_period=settings.quota_period,
+            quota_per_identity_limit=settings.quota_per_identity_limit,
+            example_fulfillment=ExampleFulfillmentArgs(
+                model_id=settings.model_id,
+                system_prompt=settings.system_prompt,
+                max_tokens=settings.max_tokens,
+            ),
+        )
+    except InvalidArgumentError as error:
+        setting = _COMPONENT_SETTINGS.get(error.argument)
+        if setting is None or error.related:
+            raise StackError(str(error)) from None
+        raise StackError(error.problem, setting=setting) from None
+
+
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows, in every partition: the SDK and the embedded
+    DynamoDB accept exactly these."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("dynamodb", partition_name=partition)
+    )
+
+
 def handler_parts(spec: str) -> tuple[Path, str]:
     """`path/to/file.py:function` → (absolute file path, function name), checked."""
     match = _HANDLER_PATTERN.fullmatch(spec)
     if match is None:
         raise StackError(
-            f"handler {spec!r} must look like path/to/file.py:function, "
-            "e.g. my_bot/fulfillment.py:handler"
+            f"must look like path/to/file.py:function, e.g. my_bot/fulfillment.py:handler "
+            f"(got {spec!r})",
+            setting="handler",
         )
     path = Path(match["path"]).expanduser().resolve()
     if not path.is_file():
-        raise StackError(f"handler file {path} does not exist")
+        raise StackError(
+            f"must name an existing file (got {spec!r}; {path} does not exist)",
+            setting="handler",
+        )
     if not path.stem.isidentifier():
-        raise StackError(f"handler file name {path.name!r} must be a valid Python module name")
+        raise StackError(
+            f"must name a file that is a valid Python module name (got {spec!r})",
+            setting="handler",
+        )
     return path, match["function"]
 
 
@@ -317,9 +405,11 @@ class LocalStack:
         if self.settings.all_local:
             return
         if boto3.Session().get_credentials() is None:
+            setting = "use_bedrock" if self.settings.use_bedrock else "dynamodb_endpoint"
             raise StackError(
-                "real Bedrock or a remote DynamoDB endpoint needs AWS credentials "
-                "(environment variables, a profile or SSO); none were found"
+                "needs AWS credentials (environment variables, a profile or SSO), and "
+                "none were found",
+                setting=setting,
             )
 
     @property
@@ -341,7 +431,20 @@ class LocalStack:
 
     def _create_tables(self) -> None:
         client = dynamodb_client(self.dynamodb_endpoint, self.settings.region)
-        ensure_stack_tables(client, self.settings.connection_table, self.settings.quota_table)
+        given = self.settings.dynamodb_endpoint
+        try:
+            ensure_stack_tables(client, self.settings.connection_table, self.settings.quota_table)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            if given is None:
+                raise
+            # One line: botocore's messages for an unreachable or non-DynamoDB endpoint
+            # can carry a whole HTML page.
+            reason = " ".join(str(error).split())[:200]
+            raise StackError(
+                f"must be a DynamoDB endpoint that answers (got {given!r}: {reason}); start "
+                "DynamoDB Local there, or leave the flag out for the embedded one",
+                setting="dynamodb_endpoint",
+            ) from None
 
     def _start_model(self) -> None:
         if self.settings.use_bedrock:
@@ -432,8 +535,17 @@ class LocalStack:
             log.info("fulfillment: %s", settings.handler)
         self.functions["fulfillment"] = fulfillment
         # Cold inits happen now, so a broken handler fails the start, not the first turn.
-        for function in self.functions.values():
-            function.initialize()
+        for name, function in self.functions.items():
+            try:
+                function.initialize()
+            except Exception as error:
+                if name != "fulfillment" or settings.handler is None:
+                    raise
+                raise StackError(
+                    f"must load as a fulfillment (got {settings.handler!r}, whose cold init "
+                    f"raised {type(error).__name__}: {' '.join(str(error).split())})",
+                    setting="handler",
+                ) from None
 
     def _start_gateway(self) -> None:
         settings = self.settings
@@ -465,10 +577,15 @@ class LocalStack:
             self.gateway.start()
         except OSError as error:
             self.gateway = None
+            # The OS's own words for the errno: aiohttp's message repeats the address.
+            reason = os.strerror(error.errno) if error.errno else "cannot listen"
+            if error.errno == errno.EADDRINUSE:
+                reason = "the port is taken"
             raise StackError(
-                f"cannot listen on 127.0.0.1:{settings.port} ({error.strerror}); "
-                "choose another port, or 0 for a free one"
-            ) from error
+                f"must be a port free on 127.0.0.1 (got {settings.port}: {reason}); choose "
+                "another port, or 0 for any free one",
+                setting="port",
+            ) from None
         # As the Web UI does when streaming is allowed: every turn names the callback URL
         # and the table, so a client that omits them still streams.
         self.lex.streaming_attributes = {

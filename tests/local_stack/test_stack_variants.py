@@ -138,12 +138,22 @@ def test_settings_errors_name_the_setting_and_what_is_valid(tmp_path):
         StackSettings(dynamodb_endpoint="127.0.0.1:8000").resolved()
 
 
+def test_a_zero_or_empty_setting_is_refused_not_replaced_by_the_default():
+    with pytest.raises(StackError, match="at least 1") as refused:
+        StackSettings(quota_limit=0).resolved()
+    assert refused.value.setting == "quota_limit"
+    # The component's own rule and wording: the stack refuses what a deployment would.
+    with pytest.raises(StackError, match="1-128 letters, digits") as refused:
+        StackSettings(stage="").resolved()
+    assert refused.value.setting == "stage"
+
+
 def test_defaults_come_from_pulumi_yaml():
     settings = StackSettings().resolved(
         {
             "authMode": "none",
             "stageName": "Dev",
-            "exampleModelId": "m",
+            "exampleModelId": "amazon.nova-micro-v1:0",
             "exampleSystemPrompt": "s",
             "exampleMaxTokens": 7,
             "quotaLimit": 3,
