@@ -26,8 +26,10 @@ Faults never fail the turn: GoneException (the browser left) stops posting and r
 the stale row if it still names this connection (a first post that gets it is tried once
 more after a pause, because API Gateway also answers it while $connect is still running);
 LimitExceededException (the client's buffer is full) is retried a bounded number of
-times with exponential backoff, then posting stops; any other post error stops posting.
-Text keeps being collected in every case, so the final Lex response is always complete.
+times with exponential backoff, then posting stops; any other post error stops posting,
+and so does any unexpected exception in the sender, with its own stop reason and log
+line. Text keeps being collected in every case, so the final Lex response is always
+complete.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class StreamingTurn:
             `text` stays the Markdown as written, and the frames of a turn that posted to
             the end add up to the rendering of `text`. Default False.
         reason: why streaming is off, for the log (set by open_stream). Default "".
+        session_id: the Lex session, for the log lines of a turn that does not stream
+            (one that does logs its target's). Default None.
     """
 
     def __init__(
@@ -154,6 +158,7 @@ class StreamingTurn:
         gone_recheck_s: float = DEFAULT_GONE_RECHECK_S,
         strip_markdown: bool = False,
         reason: str = "",
+        session_id: str | None = None,
     ) -> None:
         if flush_interval_s < 0:
             raise ValueError(f"flush_interval_s must be >= 0, got {flush_interval_s!r}")
@@ -164,7 +169,12 @@ class StreamingTurn:
             )
         if max_retries < 0 or retry_backoff_s < 0 or gone_recheck_s < 0:
             raise ValueError("max_retries, retry_backoff_s and gone_recheck_s must be >= 0")
+        if target is not None:
+            problem = callback_url_problem(target.endpoint_url)
+            if problem:
+                raise ValueError(f"target endpoint_url {target.endpoint_url!r} {problem}")
         self.target = target
+        self.session_id = target.session_id if target is not None else session_id
         self.flush_interval_s = flush_interval_s
         self.max_frame_bytes = max_frame_bytes
         self.max_retries = max_retries
@@ -265,6 +275,23 @@ class StreamingTurn:
     # --- the sender thread ---
 
     def _send_loop(self) -> None:
+        try:
+            self._send_pending()
+        except Exception as error:  # any failure at all must stop posting, visibly
+            with self._changed:
+                self._sender = None
+                if self._posting:
+                    self.stats.failed_posts += 1
+            self._stop("sender_failed")
+            log_json(
+                "stream_sender_failed",
+                sessionId=self.session_id,
+                connectionId=self.target.connection_id if self.target else None,
+                error=type(error).__name__,
+                detail=str(error)[:200],
+            )
+
+    def _send_pending(self) -> None:
         next_post_at = 0.0  # the first text goes out at once
         posts = 0
         while True:
@@ -380,7 +407,7 @@ class StreamingTurn:
         log_json(
             event,
             streaming=self.streaming,
-            sessionId=self.target.session_id if self.target else None,
+            sessionId=self.session_id,
             connectionId=self.target.connection_id if self.target else None,
             stopReason=self.stop_reason,
             chunks=stats.chunks,
@@ -392,21 +419,35 @@ class StreamingTurn:
         )
 
 
-def _acceptable_endpoint(endpoint: str) -> bool:
-    """https, or plain http to this machine only (the local stack's gateway).
+def callback_url_problem(endpoint: str) -> str:
+    """What is wrong with `endpoint` as a callback URL, or "" when nothing is.
 
-    The browser sets `streamingEndpoint`, so it is client input: plain http elsewhere
-    would let a client point the function's signed posts at any internal address
-    (instance metadata, for one), and API Gateway only serves https.
+    It must be https, or plain http to this machine only (the local stack's gateway), with
+    a host, a port from 1 to 65535 if one is given, and no user name, password, query or
+    fragment. The browser sets `streamingEndpoint`, so it is client input: plain http
+    elsewhere would let a client point the function's signed posts at any internal
+    address (instance metadata, for one), and API Gateway only serves https. Checked
+    before any client is built, because botocore accepts a URL it cannot post to and
+    fails only when the first post is signed.
     """
     try:
         url = urlsplit(endpoint)
-        host = url.hostname
-    except ValueError:
-        return False
-    if url.scheme == "https":
-        return bool(host)
-    return url.scheme == "http" and host in _LOOPBACK_HOSTS
+        host, port = url.hostname, url.port
+    except ValueError as error:  # an unparsable host or a port out of range
+        return f"is not a valid URL ({error})"
+    if url.scheme not in ("https", "http"):
+        return "must be an https URL"
+    if not host:
+        return "has no host"
+    if url.scheme == "http" and host not in _LOOPBACK_HOSTS:
+        return "must be https (plain http only to this machine)"
+    if port == 0:
+        return "has port 0; a port must be 1-65535"
+    if url.username is not None or url.password is not None:
+        return "must not carry a user name or password"
+    if url.query or url.fragment or endpoint.rstrip().endswith(("?", "#")):
+        return "must not carry a query or fragment"
+    return ""
 
 
 def _same_endpoint(endpoint: str, allowed: str) -> bool:
@@ -464,7 +505,7 @@ def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamT
     if not (isinstance(endpoint, str) and endpoint and isinstance(table, str) and table):
         return None, "attributes_missing"
     endpoint = callback_url_of(endpoint)
-    if not _acceptable_endpoint(endpoint):
+    if callback_url_problem(endpoint):
         return None, "endpoint_invalid"
     if ALLOWED_CALLBACK_URL and not _same_endpoint(endpoint, ALLOWED_CALLBACK_URL):
         return None, "endpoint_not_allowed"
@@ -514,11 +555,13 @@ def open_stream(event: Mapping[str, Any], *, dynamodb: Any = None, **options: An
             management_client = aws.management_client(target.endpoint_url)
         except ValueError:  # botocore rejects an endpoint URL it cannot use
             target, reason = None, "endpoint_invalid"
+    session_id = event.get("sessionId")
     turn = StreamingTurn(
         target,
         management_client=management_client,
         dynamodb=dynamodb,
         reason=reason,
+        session_id=session_id if isinstance(session_id, str) else None,
         **options,
     )
     turn._log("stream_opened")
