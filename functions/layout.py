@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .bytecode import with_bytecode
-
 FUNCTIONS_DIR = Path(__file__).resolve().parent
 RUNTIME_DIR = FUNCTIONS_DIR / "lexstream_runtime"
 
@@ -23,8 +21,13 @@ FUNCTION_NAMES = ("connect", "disconnect", "default", "bedrock_fulfillment")
 LAMBDA_RUNTIME = "python3.13"
 
 
-def runtime_sources() -> dict[str, Path]:
-    """The lexstream_runtime package's sources, as `lexstream_runtime/<file>` → path."""
+def runtime_files() -> dict[str, Path]:
+    """The lexstream_runtime package's sources, as `lexstream_runtime/<file>` → path.
+
+    Only sources ship, so an archive holds exactly what is in git. Lambda compiles them
+    at each cold start (its /var/task is read-only, so nothing is cached); the cold
+    start benchmark's init times include that.
+    """
     return {
         f"lexstream_runtime/{path.name}": path
         for path in sorted(RUNTIME_DIR.glob("*.py"))
@@ -32,15 +35,8 @@ def runtime_sources() -> dict[str, Path]:
     }
 
 
-def runtime_files() -> dict[str, Path]:
-    """The lexstream_runtime package as shipped: its sources and their current bytecode
-    for the Lambda runtime (see `functions/bytecode.py`)."""
-    return with_bytecode(runtime_sources())
-
-
-def function_sources(name: str) -> dict[str, Path]:
-    """The sources in one function's archive: its handler module(s) plus the runtime
-    package.
+def function_files(name: str) -> dict[str, Path]:
+    """Archive entries for one function: its handler module(s) plus the runtime package.
 
     Raises ValueError naming the valid functions when `name` is unknown.
     """
@@ -52,15 +48,7 @@ def function_sources(name: str) -> dict[str, Path]:
         for path in sorted(folder.glob("*.py"))
         if path.name != "__init__.py" and path.is_file() and not path.is_symlink()
     }
-    return {**own, **runtime_sources()}
-
-
-def function_files(name: str) -> dict[str, Path]:
-    """Archive entries for one function: its sources and their current bytecode.
-
-    Raises ValueError naming the valid functions when `name` is unknown.
-    """
-    return with_bytecode(function_sources(name))
+    return {**own, **runtime_files()}
 
 
 def layer_files() -> dict[str, Path]:

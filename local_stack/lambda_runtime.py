@@ -176,8 +176,6 @@ def _top_level_names(files: Mapping[str, Path], exclude: str) -> set[str]:
     names = set()
     for arcname in files:
         first = arcname.split("/", 1)[0]
-        if first == "__pycache__":  # bytecode for the Lambda runtime, not a module
-            continue
         names.add(first[: -len(".py")] if first.endswith(".py") else first)
     names.discard(exclude)
     return names

@@ -14,7 +14,7 @@ import pytest
 from program import views as v
 from program.harness import ROOT, run_program, stack_config
 
-from functions import bytecode, layout
+from functions import layout
 from functions.lexstream_runtime import contract
 
 PACKAGE_SOURCES = ("pyproject.toml", "README.md", "components", "functions")
@@ -82,12 +82,6 @@ def test_install_puts_everything_under_the_lexstream_name(fresh_venv: Path) -> N
     for name in layout.FUNCTION_NAMES:
         handler_module = contract.HANDLERS[name].split(".")[0] + ".py"
         assert (installed / "functions" / name / handler_module).is_file(), name
-    # The runtime's bytecode ships too, identical to the committed files.
-    committed = sorted(p.relative_to(ROOT) for p in bytecode.BYTECODE_DIR.rglob("*.pyc"))
-    assert committed
-    for relative in committed:
-        shipped = installed / relative
-        assert shipped.read_bytes() == (ROOT / relative).read_bytes(), relative
     (record_file,) = site_packages.glob("lexstream-*.dist-info/RECORD")
     top_level = {line.split("/", 1)[0] for line in record_file.read_text().splitlines()}
     assert {entry for entry in top_level if not entry.startswith("lexstream")} == set()
