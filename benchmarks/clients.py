@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 import aiohttp
-
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 from .timeline import Frame, visible
 

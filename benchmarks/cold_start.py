@@ -32,8 +32,9 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from lexstream_runtime import contract
+
 from functions import layout
-from functions.lexstream_runtime import contract
 
 from .stats import median
 

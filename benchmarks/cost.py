@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 ANSWERS = 1000  # the table prices this many answers
 

@@ -15,8 +15,7 @@ import uuid
 from typing import Any
 
 import boto3
-
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 from . import cost
 from .clients import WebSocketClients

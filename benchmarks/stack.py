@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from functions import layout
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
+
+from functions import declarations, layout
 from local_stack.bedrock import ModelRequest
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
-from local_stack.lex_runtime import TURN_TIMEOUT_SECONDS
 from local_stack.stack import LocalStack, StackSettings
 
 from .clients import Listener, WebSocketClients
@@ -110,7 +110,6 @@ class BenchStack:
             tokens_per_second=model.chunks_per_second,
             first_token_delay_s=0.0,
             model_id=MODEL_ID,
-            system_prompt="",
             max_tokens=len(model.tokens) + 1,
             quota_limit=UNMETERED_QUOTA,
             throttle_rate=UNTHROTTLED,
@@ -157,7 +156,7 @@ class BenchStack:
                 f"{module}.handler",
                 {source.name: source, **layout.runtime_files()},
                 self.local.functions["fulfillment"].environment,
-                timeout_s=TURN_TIMEOUT_SECONDS,
+                timeout_s=declarations.BEDROCK_FULFILLMENT.timeout_seconds,
             )
             function.initialize()  # the cold start is measured elsewhere, not in a turn
             self._fulfillments[module] = function

@@ -25,7 +25,6 @@ def create_api_gateway_account(children: Children, ctx: AwsContext) -> list[pulu
         aws.iam.Role,
         "apigateway-cloudwatch-role",
         assume_role_policy=service_trust_policy("apigateway.amazonaws.com"),
-        tags=children.tags,
         retain_on_delete=True,
     )
     attachment = children.create(

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
-
-from .functions_package import contract
+from lexstream_runtime import contract
 
 # CloudWatch Logs accepts only these retention periods (0, "never expire", is left out on
 # purpose: every log group this component creates must expire).
@@ -24,8 +23,7 @@ CLOUDWATCH_RETENTION_DAYS = (
     2922, 3288, 3653,
 )  # fmt: skip
 
-# API Gateway stage names: letters, digits, hyphens and underscores, at most 128.
-STAGE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+STAGE_NAME_PATTERN = contract.STAGE_NAME_PATTERN
 # IAM role names (not ARNs, not paths).
 ROLE_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,64}")
 # Component names become the prefix of every physical name.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import pulumi
 import pulumi_aws as aws
 
@@ -9,14 +11,11 @@ from .args import ExampleFulfillmentArgs
 from .aws_context import AwsContext
 from .children import Children
 from .fulfillment_policy import FulfillmentPolicy
-from .functions_package import contract
+from .functions_package import declarations
 from .iam import statement
 from .lambda_function import LexstreamFunction
 
-# Lex gives a whole turn about 30 seconds; the function must finish (and close the turn
-# with whatever it has) inside that.
-EXAMPLE_TIMEOUT_SECONDS = 29
-INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+INVOKE_ACTIONS = declarations.BEDROCK_INVOKE
 # Cross-Region inference profile ids are a geography prefix plus the model id; `ca` is the
 # Canada geography that Bedrock added in 2025. A prefix missing here would be taken for a
 # model provider and the role would be denied the model at run time.
@@ -62,23 +61,23 @@ class BedrockExample:
         example: ExampleFulfillmentArgs,
         *,
         fulfillment: FulfillmentPolicy,
-        callback_url: pulumi.Input[str],
+        settings: Mapping[str, pulumi.Input[str]],
+        arns: Mapping[str, Sequence[pulumi.Input[str]]],
         log_retention_days: int,
     ) -> None:
         self.lambda_function = LexstreamFunction(
             children,
-            "bedrock_fulfillment",
-            environment={
-                # The browser names the URL to post to; the example posts only to its own API.
-                contract.ENV_CALLBACK_URL: callback_url,
-                contract.ENV_MODEL_ID: example.model_id,
-                contract.ENV_SYSTEM_PROMPT: example.system_prompt,
-                contract.ENV_MAX_TOKENS: str(example.max_tokens),
+            declarations.BEDROCK_FULFILLMENT,
+            settings={
+                **settings,
+                "model_id": example.model_id,
+                "system_prompt": example.system_prompt,
+                "max_tokens": str(example.max_tokens),
             },
-            statements=bedrock_statements(ctx, example.model_id),
+            arns=arns,
+            special={"model": bedrock_statements(ctx, example.model_id)},
             managed_policy_arns=[fulfillment.arn],
             log_retention_days=log_retention_days,
-            timeout_seconds=EXAMPLE_TIMEOUT_SECONDS,
         )
         self.function = self.lambda_function.function
         self.lex_permission: aws.lambda_.Permission | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -12,8 +14,22 @@ from .args import ResourceDraft, Transform
 R = TypeVar("R", bound=pulumi.CustomResource)
 
 
+def taggable(resource_type: type[pulumi.CustomResource]) -> bool:
+    """Whether a resource type takes `tags` (pulumi-aws declares every input of a type as a
+    parameter of its `_internal_init`)."""
+    return _taggable(resource_type)
+
+
+@functools.cache
+def _taggable(resource_type: type[pulumi.CustomResource]) -> bool:
+    init = getattr(resource_type, "_internal_init", None)
+    return init is not None and "tags" in inspect.signature(init).parameters
+
+
 class Children:
-    """Creates resources parented to one component, named `{component}-{suffix}`."""
+    """Creates resources parented to one component, named `{component}-{suffix}`, each
+    tagged with the component's tags when its type takes tags (tags a call passes itself
+    are added over them)."""
 
     def __init__(
         self,
@@ -38,6 +54,8 @@ class Children:
         **args: Any,
     ) -> R:
         """Create one child; `part` selects the user's transform, if any, for it."""
+        if taggable(resource_type):
+            args["tags"] = {**self.tags, **(args.get("tags") or {})}
         draft = ResourceDraft(
             name=f"{self.prefix}-{suffix}",
             resource_type=resource_type,

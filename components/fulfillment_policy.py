@@ -1,39 +1,32 @@
 """What a bot's fulfillment function needs in order to stream: one managed policy.
 
-It may look up a session's connection, delete a stale row (after GoneException), and
-post to connections on this API's stage; nothing else. The helper never reads or closes
-a connection, so GET and DELETE on `@connections` are not granted: DELETE would let any
-role holding the policy disconnect any client.
+Its grants are declared once, as `declarations.FULFILLMENT_GRANTS`: look up a session's
+connection, delete a stale row (after GoneException), and post to connections on this
+API's stage; nothing else. The helper never reads or closes a connection, so GET and
+DELETE on `@connections` are not granted: DELETE would let any role holding the policy
+disconnect any client.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-import pulumi_aws as aws
+import pulumi
 
 from .children import Children
-from .iam import AttachedPolicy, statement
-from .websocket_api import WebSocketApi
-
-
-def fulfillment_statements(table: aws.dynamodb.Table, api: WebSocketApi) -> list[dict[str, object]]:
-    """The statements of the fulfillment policy, for reuse by the example function."""
-    return [
-        statement(["dynamodb:GetItem", "dynamodb:DeleteItem"], [table.arn]),
-        statement(["execute-api:ManageConnections"], [api.execute_api_arn("POST/@connections/*")]),
-    ]
+from .functions_package import declarations
+from .iam import AttachedPolicy, grant_statements
 
 
 class FulfillmentPolicy(AttachedPolicy):
-    """The managed policy, attached to the given role names."""
+    """The managed policy, attached to the given role names; `arns` maps the declared
+    resources to this stack's ARNs."""
 
     def __init__(
         self,
         children: Children,
         *,
-        table: aws.dynamodb.Table,
-        api: WebSocketApi,
+        arns: Mapping[str, Sequence[pulumi.Input[str]]],
         role_names: Sequence[str],
     ) -> None:
         super().__init__(
@@ -42,6 +35,6 @@ class FulfillmentPolicy(AttachedPolicy):
             policy_name="fulfillment-policy",
             attachment_prefix="fulfillment",
             description="Stream Lex fulfillment responses to Lex Web UI clients",
-            statements=fulfillment_statements(table, api),
+            statements=grant_statements(declarations.FULFILLMENT_GRANTS, arns),
             role_names=role_names,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -28,6 +28,27 @@ def statement(
     if condition:
         result["Condition"] = condition
     return result
+
+
+def grant_statements(
+    grants: Sequence[Any],
+    arns: Mapping[str, Sequence[pulumi.Input[str]]],
+    **special: Sequence[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Statements for declared grants (`functions.declarations.Grant`): each grant's actions
+    on the ARNs `arns` gives for its resource, or, for a resource named in `special`, the
+    statements given there (a model grant needs conditions an ARN list cannot carry).
+
+    Raises KeyError naming a resource that neither maps."""
+    statements: list[dict[str, Any]] = []
+    for grant in grants:
+        if grant.resource in special:
+            statements += special[grant.resource]
+        elif grant.resource in arns:
+            statements.append(statement(grant.actions, arns[grant.resource]))
+        else:
+            raise KeyError(f"no ARN for resource {grant.resource!r} ({grant.reason})")
+    return statements
 
 
 def document(statements: Sequence[dict[str, Any]]) -> pulumi.Output[str]:
@@ -71,7 +92,6 @@ class AttachedPolicy:
             policy_name,
             description=description,
             policy=document(statements),
-            tags=children.tags,
         )
         self.attachments = [
             children.create(

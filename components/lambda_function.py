@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .children import Children
-from .functions_package import contract, layout
-from .iam import document, service_trust_policy, statement
+from .functions_package import FunctionDeclaration, layout
+from .iam import document, grant_statements, service_trust_policy, statement
 
 # The runtime is named once, in the layout, which the benchmarks read too.
 RUNTIME = aws.lambda_.Runtime(layout.LAMBDA_RUNTIME)
@@ -28,24 +28,26 @@ def code_archive(files: Mapping[str, Any]) -> pulumi.AssetArchive:
 
 
 class LexstreamFunction:
-    """A function from `functions/<name>/` with least-privilege access.
-
-    `statements` are the function's own IAM statements; logging to its own log group is
-    always added. `managed_policy_arns` are attached to its role before it is created.
+    """A function from `functions/<name>/`, as its declaration (`functions.declarations`)
+    says: handler, timeout, memory, the environment built from `settings`, and its grants
+    on the ARNs `arns` gives (`special`: see `iam.grant_statements`). Logging to its own
+    log group is always added; `managed_policy_arns` are attached to its role before it is
+    created.
     """
 
     def __init__(
         self,
         children: Children,
-        name: str,
+        declaration: FunctionDeclaration,
         *,
-        environment: Mapping[str, pulumi.Input[str]],
-        statements: Sequence[dict[str, Any]],
+        settings: Mapping[str, pulumi.Input[str]],
+        arns: Mapping[str, Sequence[pulumi.Input[str]]],
         log_retention_days: int,
-        timeout_seconds: int,
-        memory_mb: int = 256,
         managed_policy_arns: Sequence[pulumi.Input[str]] = (),
+        special: Mapping[str, Sequence[dict[str, Any]]] | None = None,
     ) -> None:
+        name = declaration.name
+        statements = grant_statements(declaration.grants, arns, **(special or {}))
         suffix = name.replace("_", "-")
         # Created before the function and named through logging_config, so Lambda never
         # creates /aws/lambda/<fn> itself (which would then collide and never expire).
@@ -55,14 +57,12 @@ class LexstreamFunction:
             f"{suffix}-logs",
             name_prefix=f"/aws/lambda/{children.prefix}-{suffix}-",
             retention_in_days=log_retention_days,
-            tags=children.tags,
         )
         self.role = children.create(
             "function_role",
             aws.iam.Role,
             f"{suffix}-role",
             assume_role_policy=service_trust_policy(LAMBDA_SERVICE),
-            tags=children.tags,
         )
         # The provider strips the `:*` suffix from log group ARNs; streams are below it.
         log_streams = self.log_group.arn.apply(lambda arn: f"{arn}:*")
@@ -96,19 +96,20 @@ class LexstreamFunction:
             suffix,
             runtime=RUNTIME,
             architectures=[ARCHITECTURE],
-            handler=contract.HANDLERS[name],
+            handler=declaration.handler,
             code=code_archive(layout.function_files(name)),
             role=self.role.arn,
-            memory_size=memory_mb,
-            timeout=timeout_seconds,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
+            memory_size=declaration.memory_mb,
+            timeout=declaration.timeout_seconds,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables=declaration.environment_from(settings)
+            ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON",
                 log_group=self.log_group.name,
                 application_log_level="INFO",
                 system_log_level="WARN",
             ),
-            tags=children.tags,
             # The first invocation must find its log group and its permissions in place.
             depends_on=[self.log_group, *permissions],
         )

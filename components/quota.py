@@ -10,22 +10,9 @@ are in place, and so that a deployment which does put a key on `$connect` is met
 
 from __future__ import annotations
 
-import pulumi
 import pulumi_aws as aws
 
 from .children import Children
-from .functions_package import contract
-
-
-def quota_environment(
-    table: aws.dynamodb.Table, *, limit: int, period: str
-) -> dict[str, pulumi.Input[str]]:
-    """What a counting function needs to know: where to count, and up to what, per what."""
-    return {
-        contract.ENV_QUOTA_TABLE: table.name,
-        contract.ENV_QUOTA_LIMIT: str(limit),
-        contract.ENV_QUOTA_PERIOD: period,
-    }
 
 
 class UsagePlanQuota:
@@ -52,7 +39,6 @@ class UsagePlanQuota:
             throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
                 burst_limit=burst_limit, rate_limit=rate_limit
             ),
-            tags=children.tags,
         )
         self.api_key = children.create(
             "api_key",
@@ -60,7 +46,6 @@ class UsagePlanQuota:
             "api-key",
             description="Usage plan key of the Lex Web UI streaming API",
             enabled=True,
-            tags=children.tags,
         )
         self.plan_key = children.create(
             "usage_plan",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from lexstream_runtime import contract
 
 from .api_gateway_account import create_api_gateway_account
 from .args import StreamingBackendArgs, require_component_name
@@ -12,18 +13,15 @@ from .aws_context import AwsContext
 from .bedrock_example import BedrockExample
 from .children import Children
 from .fulfillment_policy import FulfillmentPolicy
-from .functions_package import contract
+from .functions_package import declarations
 from .helper_layer import create_helper_layer
-from .iam import statement
 from .lambda_function import LexstreamFunction
-from .quota import UsagePlanQuota, quota_environment
+from .quota import UsagePlanQuota
 from .tables import create_connection_table, create_quota_table
 from .web_ui_access import WebUiConnectPolicy
 from .websocket_api import WebSocketApi
 
 TYPE_TOKEN = "lexstream:index:StreamingBackend"
-# The route functions do one or two DynamoDB calls; API Gateway itself gives up at 29 s.
-ROUTE_TIMEOUT_SECONDS = 10
 
 
 class StreamingBackend(pulumi.ComponentResource):
@@ -125,10 +123,7 @@ class StreamingBackend(pulumi.ComponentResource):
             rate_limit=args.quota_rate_limit,
         )
         self.fulfillment = FulfillmentPolicy(
-            children,
-            table=self.connection_table,
-            api=self.api,
-            role_names=args.fulfillment_role_names,
+            children, arns=self._arns(), role_names=args.fulfillment_role_names
         )
         self.web_ui_access = (
             WebUiConnectPolicy(children, api=self.api, role_names=args.web_ui_role_names)
@@ -142,7 +137,8 @@ class StreamingBackend(pulumi.ComponentResource):
                 ctx,
                 args.example_fulfillment,
                 fulfillment=self.fulfillment,
-                callback_url=self.api.callback_url,
+                settings={**self._settings(), "callback_url": self.api.callback_url},
+                arns=self._arns(),
                 log_retention_days=args.log_retention_days,
             )
             if args.example_fulfillment is not None
@@ -168,75 +164,44 @@ class StreamingBackend(pulumi.ComponentResource):
         names = StreamingBackend.__annotations__
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
-    def _create_route_functions(self, children: Children) -> dict[str, LexstreamFunction]:
+    def _settings(self) -> dict[str, pulumi.Input[str]]:
+        """The values the functions' environments are built from (`declarations.SETTINGS`)."""
         args = self.args
-        counting = quota_environment(
-            self.quota_table, limit=args.quota_limit, period=args.quota_period
-        )
-        # Every connect and every client message is counted, with one atomic update.
-        count_request = statement(["dynamodb:UpdateItem"], [self.quota_table.arn])
-        route_function = {
-            "log_retention_days": args.log_retention_days,
-            "timeout_seconds": ROUTE_TIMEOUT_SECONDS,
-        }
-        connect = LexstreamFunction(
-            children,
-            "connect",
-            environment={
-                contract.ENV_CONNECTION_TABLE: self.connection_table.name,
-                contract.ENV_AUTH_MODE: args.auth_mode,
-                contract.ENV_CALLBACK_URL: self.api.stage_callback_url,
-                contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(args.quota_per_identity_limit),
-                **counting,
-            },
-            statements=[
-                statement(["dynamodb:PutItem"], [self.connection_table.arn]),
-                count_request,
-                # Whether the connection holding a session is still live, before a
-                # connect may take the session over (lexstream_runtime.sessions).
-                statement(
-                    ["execute-api:ManageConnections"],
-                    [self.api.execute_api_arn("GET/@connections/*")],
-                ),
-            ],
-            **route_function,
-        )
-        disconnect = LexstreamFunction(
-            children,
-            "disconnect",
-            environment={contract.ENV_CONNECTION_TABLE: self.connection_table.name},
-            statements=[
-                # $disconnect knows only the connection id, hence the index.
-                statement(
-                    ["dynamodb:Query"],
-                    [
-                        self.connection_table.arn.apply(
-                            lambda arn: f"{arn}/index/{contract.CONNECTION_INDEX}"
-                        )
-                    ],
-                ),
-                statement(["dynamodb:DeleteItem"], [self.connection_table.arn]),
-            ],
-            **route_function,
-        )
-        default = LexstreamFunction(
-            children,
-            "default",
-            environment={contract.ENV_CALLBACK_URL: self.api.stage_callback_url, **counting},
-            statements=[
-                count_request,
-                # Closes a connection that has spent its message budget.
-                statement(
-                    ["execute-api:ManageConnections"],
-                    [self.api.execute_api_arn("DELETE/@connections/*")],
-                ),
-            ],
-            **route_function,
-        )
         return {
-            contract.ROUTE_CONNECT: connect,
-            contract.ROUTE_DISCONNECT: disconnect,
-            contract.ROUTE_DEFAULT: default,
+            "connection_table": self.connection_table.name,
+            "quota_table": self.quota_table.name,
+            "quota_limit": str(args.quota_limit),
+            "quota_period": args.quota_period,
+            "quota_per_identity_limit": str(args.quota_per_identity_limit),
+            "auth_mode": args.auth_mode,
+            "callback_url": self.api.stage_callback_url,
+        }
+
+    def _arns(self) -> dict[str, list[pulumi.Input[str]]]:
+        """The ARNs of the resources access is granted on (`declarations.RESOURCES`)."""
+        table_arn = self.connection_table.arn
+        return {
+            "connection_table": [table_arn],
+            "connection_index": [
+                table_arn.apply(lambda arn: f"{arn}/index/{contract.CONNECTION_INDEX}")
+            ],
+            "quota_table": [self.quota_table.arn],
+            **{
+                f"connections/{method}": [self.api.execute_api_arn(f"{method}/@connections/*")]
+                for method in ("GET", "POST", "DELETE")
+            },
+        }
+
+    def _create_route_functions(self, children: Children) -> dict[str, LexstreamFunction]:
+        return {
+            route: LexstreamFunction(
+                children,
+                declaration,
+                settings=self._settings(),
+                arns=self._arns(),
+                log_retention_days=self.args.log_retention_days,
+            )
+            for route, declaration in declarations.ROUTE_FUNCTIONS.items()
         }
 
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi_aws as aws
+from lexstream_runtime import contract
 
 from .children import Children
-from .functions_package import contract
 
 
 def create_connection_table(
@@ -84,5 +84,4 @@ def _table_from_schema(
             enabled=point_in_time_recovery
         ),
         deletion_protection_enabled=deletion_protection,
-        tags=children.tags,
     )

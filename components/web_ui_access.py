@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lexstream_runtime import contract
+
 from .children import Children
-from .functions_package import contract
 from .iam import AttachedPolicy, statement
 from .websocket_api import WebSocketApi
 

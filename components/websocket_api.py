@@ -8,10 +8,10 @@ from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
+from lexstream_runtime import contract
 
 from .aws_context import AwsContext
 from .children import Children
-from .functions_package import contract
 
 # Access log fields for WebSocket APIs: who connected, which route, what came back.
 # JSON so that CloudWatch Logs Insights can query the fields directly.
@@ -62,7 +62,6 @@ class WebSocketApi:
             protocol_type="WEBSOCKET",
             route_selection_expression=contract.ROUTE_SELECTION_EXPRESSION,
             description="Lex Web UI streaming responses",
-            tags=children.tags,
         )
         # For the functions: known as soon as the API exists, before its stage.
         self.stage_callback_url = self.api.api_endpoint.apply(
@@ -104,7 +103,6 @@ class WebSocketApi:
             "access-logs",
             name_prefix=f"/aws/apigateway/{children.prefix}-{stage_name}-access-",
             retention_in_days=log_retention_days,
-            tags=children.tags,
         )
         self.stage = children.create(
             "stage",
@@ -121,7 +119,6 @@ class WebSocketApi:
                 destination_arn=self.access_log_group.arn,
                 format=ACCESS_LOG_FORMAT,
             ),
-            tags=children.tags,
             depends_on=stage_depends_on,
         )
         # The Lex Web UI wants both URLs with the stage: wss for the browser, https for

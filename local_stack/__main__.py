@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 from .stack import SESSION_ID_KINDS, LocalStack, StackError, StackSettings
 

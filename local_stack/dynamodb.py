@@ -14,10 +14,9 @@ import threading
 from typing import Any
 
 import boto3
+from lexstream_runtime import contract
 from moto.dynamodb.models import dynamodb_backends
 from moto.server import ThreadedMotoServer
-
-from functions.lexstream_runtime import contract
 
 log = logging.getLogger("lexstream.local.dynamodb")
 

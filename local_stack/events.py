@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 # Headers the client sent for the handshake itself; API Gateway does not pass them on.

@@ -30,7 +30,6 @@ import concurrent.futures
 import json
 import logging
 import random
-import re
 import string
 import threading
 import time
@@ -42,8 +41,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
-
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 from . import events
 from .identity import LocalCredentials, LocalIdentityPool
@@ -53,8 +51,6 @@ log = logging.getLogger("lexstream.local.gateway")
 
 RouteFunction = Callable[[dict[str, Any]], Any]
 
-# API Gateway stage names: letters, digits, hyphens and underscores.
-_STAGE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 GOING_AWAY_REASON = "Going away"
 # What API Gateway reports when the management API deletes a connection.
 DELETED_REASON = "Connection Closed Normally"
@@ -268,7 +264,7 @@ class LocalGateway:
         extra_routes: Iterable[web.AbstractRouteDef] = (),
         own_origin_only: bool = False,
     ) -> None:
-        if not _STAGE_PATTERN.fullmatch(stage):
+        if not contract.STAGE_NAME_PATTERN.fullmatch(stage):
             raise ValueError(f"stage {stage!r} must be 1-128 letters, digits, '-' or '_'")
         if auth_mode not in contract.AUTH_MODES:
             raise ValueError(

@@ -23,8 +23,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from lexstream_runtime import contract
+
 from functions import layout
-from functions.lexstream_runtime import contract
 
 _ENV_LOCK = threading.Lock()
 _instance_ids = itertools.count(1)

@@ -19,8 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
-
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 log = logging.getLogger("lexstream.local.lex")
 

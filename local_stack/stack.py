@@ -33,17 +33,17 @@ import botocore.exceptions
 import botocore.session
 import yaml
 from aiohttp import web
+from lexstream_runtime import contract
 
 from components.args import ExampleFulfillmentArgs, InvalidArgumentError, StreamingBackendArgs
-from functions import layout
-from functions.lexstream_runtime import contract
+from functions import declarations, layout
 
 from .bedrock import LocalBedrock
 from .dynamodb import EmbeddedDynamoDB, dynamodb_client, ensure_stack_tables
 from .gateway import LocalGateway
 from .identity import LocalCredentials
 from .lambda_runtime import LambdaFunction, patched_environ
-from .lex_runtime import TURN_TIMEOUT_SECONDS, LexRuntime
+from .lex_runtime import LexRuntime
 
 log = logging.getLogger("lexstream.local")
 
@@ -59,8 +59,6 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "lexstreamlocal",
     "AWS_SESSION_TOKEN": "lexstreamlocal",
 }
-# The component gives route functions 10 s; Lex gives a fulfillment about 30 s.
-ROUTE_TIMEOUT_SECONDS = 10.0
 _HANDLER_PATTERN = re.compile(r"(?P<path>.+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -481,45 +479,45 @@ class LocalStack:
             self._process_environment.__exit__()
             self._process_environment = None
 
+    def _function_settings(self) -> dict[str, str]:
+        """The values the functions' environments are built from, as the component fills
+        them (`declarations.SETTINGS`), for this stack's tables, gateway and model."""
+        settings = self.settings
+        return {
+            "connection_table": settings.connection_table,
+            "quota_table": settings.quota_table,
+            "quota_limit": str(settings.quota_limit),
+            "quota_period": str(settings.quota_period),
+            "quota_per_identity_limit": str(settings.quota_per_identity_limit),
+            "auth_mode": str(settings.auth_mode),
+            "callback_url": self._gateway().callback_url,
+            "model_id": str(settings.model_id),
+            "system_prompt": str(settings.system_prompt),
+            "max_tokens": str(settings.max_tokens),
+        }
+
     def _create_functions(self) -> None:
         settings = self.settings
         service = self._service_environment()
-        quota = {
-            contract.ENV_QUOTA_TABLE: settings.quota_table,
-            contract.ENV_QUOTA_LIMIT: str(settings.quota_limit),
-            contract.ENV_QUOTA_PERIOD: str(settings.quota_period),
-        }
-        # The same variables the component sets on each function.
-        environments = {
-            "connect": {
-                contract.ENV_CONNECTION_TABLE: settings.connection_table,
-                contract.ENV_AUTH_MODE: str(settings.auth_mode),
-                contract.ENV_CALLBACK_URL: self._gateway().callback_url,
-                contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(settings.quota_per_identity_limit),
-                **quota,
-            },
-            "disconnect": {contract.ENV_CONNECTION_TABLE: settings.connection_table},
-            "default": {contract.ENV_CALLBACK_URL: self._gateway().callback_url, **quota},
-        }
-        for name, environment in environments.items():
-            self.functions[name] = LambdaFunction.lexstream(
-                name,
-                {**service, **environment},
-                timeout_s=ROUTE_TIMEOUT_SECONDS,
+        values = self._function_settings()
+        # Each function as the component deploys it: its declaration's handler, timeout
+        # and environment.
+        for declaration in declarations.ROUTE_FUNCTIONS.values():
+            self.functions[declaration.name] = LambdaFunction.lexstream(
+                declaration.name,
+                {**service, **declaration.environment_from(values)},
+                timeout_s=declaration.timeout_seconds,
+                memory_mb=declaration.memory_mb,
                 region=settings.region,
             )
-        fulfillment_environment = {
-            **service,
-            contract.ENV_CALLBACK_URL: self._gateway().callback_url,
-            contract.ENV_MODEL_ID: str(settings.model_id),
-            contract.ENV_SYSTEM_PROMPT: str(settings.system_prompt),
-            contract.ENV_MAX_TOKENS: str(settings.max_tokens),
-        }
+        example = declarations.BEDROCK_FULFILLMENT
+        fulfillment_environment = {**service, **example.environment_from(values)}
         if settings.handler is None:
             fulfillment = LambdaFunction.lexstream(
-                "bedrock_fulfillment",
+                example.name,
                 fulfillment_environment,
-                timeout_s=TURN_TIMEOUT_SECONDS,
+                timeout_s=example.timeout_seconds,
+                memory_mb=example.memory_mb,
                 region=settings.region,
             )
         else:
@@ -529,7 +527,8 @@ class LocalStack:
                 f"{path.stem}.{function}",
                 {path.name: path, **layout.runtime_files()},
                 fulfillment_environment,
-                timeout_s=TURN_TIMEOUT_SECONDS,
+                timeout_s=example.timeout_seconds,
+                memory_mb=example.memory_mb,
                 region=settings.region,
             )
             log.info("fulfillment: %s", settings.handler)

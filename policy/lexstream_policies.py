@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -29,13 +27,15 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-# The pack runs from this folder (the CLI puts it on sys.path); the names it checks for
-# come from the one module the component and the functions share, two levels up.
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(_REPO_ROOT) not in sys.path:
-    sys.path.append(str(_REPO_ROOT))
-
-from functions.lexstream_runtime import contract  # noqa: E402
+try:
+    # The shared names, from the package that also ships in every Lambda archive: the
+    # pack runs in the project's own environment (PulumiPolicy.yaml), where it is installed.
+    from lexstream_runtime import contract
+except ModuleNotFoundError as missing:  # pragma: no cover - a set-up error, said plainly
+    raise SystemExit(
+        "the lexstream policy pack runs in the project's .venv: run "
+        "`uv sync --group policy` in the project folder first"
+    ) from missing
 
 PACK_NAME = "lexstream-guardrails"
 DEFAULT_PRODUCTION_STACKS = ["prod", "prod-*", "production", "production-*"]

@@ -25,8 +25,8 @@ import aiohttp
 import boto3
 import botocore.exceptions
 import pytest
+from lexstream_runtime import contract
 
-from functions.lexstream_runtime import contract
 from local_stack.bedrock import LocalBedrock
 from local_stack.dynamodb import ensure_table
 from local_stack.gateway import LocalGateway

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import botocore.auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from lexstream_runtime import contract
 
-from functions.lexstream_runtime import contract
 from local_stack.identity import LocalCredentials
 
 STOCK_SESSION_PREFIX = "lex-web-ui-"

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lexstream_runtime import contract
 from program import views as v
 from program.harness import ROOT, run_program, stack_config
 
 from functions import layout
-from functions.lexstream_runtime import contract
 
 PACKAGE_SOURCES = ("pyproject.toml", "README.md", "components", "functions")
 

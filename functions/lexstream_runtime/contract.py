@@ -63,6 +63,9 @@ AUTH_MODES = (AUTH_IAM, AUTH_NONE)
 # --- Quota periods, as API Gateway usage plans name them ---
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 
+# --- API Gateway stage names: letters, digits, hyphens and underscores, at most 128 ---
+STAGE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
 # --- WebSocket routes (route selection is $request.body.action) ---
 ROUTE_SELECTION_EXPRESSION = "$request.body.action"
 ROUTE_CONNECT = "$connect"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from lexstream_runtime import contract
 
 from benchmarks import cost
-from functions.lexstream_runtime import contract
 
 KB = 1024
 USAGE = cost.AnswerUsage(

@@ -16,9 +16,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.plain_text import markdown_to_plain_text
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction

@@ -19,10 +19,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.plain_text import markdown_to_plain_text
+from lexstream_runtime.streaming import DEFAULT_MAX_RETRIES
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.plain_text import markdown_to_plain_text
-from functions.lexstream_runtime.streaming import DEFAULT_MAX_RETRIES
 from local_stack.bedrock import split_tokens
 from local_stack.identity import LocalIdentityPool
 from tests.faults.conftest import ANSWER, SESSION, STREAMED_ANSWER, Deployment

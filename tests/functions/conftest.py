@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.quota import is_period_key
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.quota import is_period_key
 from local_stack.lambda_runtime import LambdaFunction
 
 # Port 9 on loopback: nothing listens. A test whose connects must ask the management API

@@ -7,10 +7,10 @@ never disagree about it.
 from __future__ import annotations
 
 import pytest
+from lexstream_runtime import contract
 
 from benchmarks.cold_start import MAX_ARCHIVE_BYTES, archive_bytes
 from functions import layout
-from functions.lexstream_runtime import contract
 
 
 @pytest.mark.parametrize("name", layout.FUNCTION_NAMES)

@@ -21,9 +21,9 @@ from pathlib import Path
 import botocore.loaders
 import pytest
 from botocore.exceptions import ReadTimeoutError, UnknownServiceError
+from lexstream_runtime import aws, contract
 
 from functions import layout
-from functions.lexstream_runtime import aws, contract
 
 MODEL_TYPES = ("service-2", "endpoint-rule-set-1", "paginators-1")
 SHARED_DATA = ("endpoints", "partitions", "_retry", "sdk-default-configuration")

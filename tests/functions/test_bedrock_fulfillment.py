@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.plain_text import markdown_to_plain_text
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack.bedrock import split_tokens
 
 SESSION = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"  # the fixtures' Lex session id

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from lexstream_runtime import contract
 
-from functions.lexstream_runtime import contract
 from local_stack.lambda_runtime import LambdaFunction
 
 SESSION_NONE = "lex-web-ui-3f9a"

@@ -6,8 +6,8 @@ import json
 
 import boto3
 import pytest
+from lexstream_runtime import contract
 
-from functions.lexstream_runtime import contract
 from tests.functions.waiting import Completions, eventually
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
+
 from tests.conftest import WebSocketClient
 from tests.functions.waiting import Completions, eventually
 from tests.stock_web_ui import stock_connect_url

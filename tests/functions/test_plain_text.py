@@ -13,8 +13,7 @@ from itertools import pairwise
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from functions.lexstream_runtime.plain_text import MarkdownToPlainText, markdown_to_plain_text
+from lexstream_runtime.plain_text import MarkdownToPlainText, markdown_to_plain_text
 
 
 def render_in(chunks: list[str]) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.quota import RequestQuota, period_bounds
+from lexstream_runtime import contract
+from lexstream_runtime.quota import RequestQuota, period_bounds
 
 MOMENT = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
 

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET, is_period_key
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET, is_period_key
 from local_stack.gateway import LocalGateway
 from tests.conftest import WebSocketClient
 from tests.functions.waiting import eventually

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.logs import identity_tag
+from lexstream_runtime.sessions import PENDING_SECONDS
+from lexstream_runtime.streaming import open_stream
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.logs import identity_tag
-from functions.lexstream_runtime.sessions import PENDING_SECONDS
-from functions.lexstream_runtime.streaming import open_stream
 from local_stack.gateway import LocalGateway
 from local_stack.identity import LocalCredentials
 from tests.conftest import WebSocketClient

@@ -17,11 +17,11 @@ import boto3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lexstream_runtime import aws, contract, streaming
+from lexstream_runtime.lex import close_response
+from lexstream_runtime.plain_text import markdown_to_plain_text
+from lexstream_runtime.streaming import StreamingTurn, open_stream, utf8_frames
 
-from functions.lexstream_runtime import aws, contract, streaming
-from functions.lexstream_runtime.lex import close_response
-from functions.lexstream_runtime.plain_text import markdown_to_plain_text
-from functions.lexstream_runtime.streaming import StreamingTurn, open_stream, utf8_frames
 from local_stack.gateway import LocalGateway
 from tests.conftest import WebSocketClient, fake_aws_session
 from tests.functions.raw_socket import RawWebSocket
@@ -542,7 +542,7 @@ def test_a_lex_event_with_a_missing_session_id_collects_quietly(live):
 
 
 def test_the_helper_can_be_imported_from_the_package_as_a_layer_user_would():
-    import functions.lexstream_runtime as runtime
+    import lexstream_runtime as runtime
 
     assert runtime.open_stream is open_stream
     assert runtime.close_response is close_response

@@ -18,9 +18,9 @@ import json
 from typing import Any
 
 import pytest
+from lexstream_runtime import aws, contract
+from lexstream_runtime.streaming import StreamingTurn, StreamTarget, open_stream
 
-from functions.lexstream_runtime import aws, contract
-from functions.lexstream_runtime.streaming import StreamingTurn, StreamTarget, open_stream
 from tests.conftest import fake_aws_session
 from tests.functions.test_streaming import SESSION, live  # noqa: F401 - the fixture
 

@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hypothesis import strategies as st
-
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 # Characters that break naive code: NUL, controls, combining marks, right-to-left, emoji,
 # and characters that are more than one UTF-8 byte.

@@ -17,10 +17,10 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lexstream_runtime import contract
+from lexstream_runtime.lex import close_response
+from lexstream_runtime.streaming import open_stream
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.lex import close_response
-from functions.lexstream_runtime.streaming import open_stream
 from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction

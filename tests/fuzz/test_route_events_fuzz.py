@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lexstream_runtime import contract
 
-from functions.lexstream_runtime import contract
 from local_stack.lambda_runtime import LambdaFunction
 from tests.fuzz.strategies import (
     assert_well_formed,

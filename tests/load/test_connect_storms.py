@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 import boto3
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.quota import is_period_key
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.quota import is_period_key
 from local_stack.stack import LocalStack, StackSettings
 from tests.functions.waiting import eventually
 

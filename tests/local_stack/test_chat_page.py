@@ -8,10 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
+from lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack_helpers import generated
 from playwright.sync_api import Browser, Page, expect
 
-from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack.stack import LocalStack, StackSettings
 
 pytestmark = pytest.mark.timeout(180)

@@ -18,9 +18,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
+from lexstream_runtime import contract
 from local_stack_helpers import RawWebSocket, management_client, open_socket, presign
 
-from functions.lexstream_runtime import contract
 from local_stack.gateway import LocalGateway
 from local_stack.identity import LocalIdentityPool
 from tests.stock_web_ui import stock_connect_url, stock_session_id

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from lexstream_runtime import contract
 from playwright.sync_api import Browser, Page, expect
 
-from functions.lexstream_runtime import contract
 from local_stack.stack import LocalStack, StackSettings
 
 pytestmark = pytest.mark.timeout(120)

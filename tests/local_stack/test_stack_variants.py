@@ -14,10 +14,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack_helpers import ChatSession, generated
 
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack.dynamodb import EmbeddedDynamoDB
 from local_stack.stack import LocalStack, StackError, StackSettings
 

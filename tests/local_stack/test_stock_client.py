@@ -12,10 +12,9 @@ import asyncio
 
 import aiohttp
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack_helpers import StockChatSession, generated
-
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.plain_text import markdown_to_plain_text
 
 pytestmark = pytest.mark.timeout(120)
 MODES = [contract.AUTH_NONE, contract.AUTH_IAM]

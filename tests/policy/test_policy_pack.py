@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from lexstream_runtime import contract
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from functions.lexstream_runtime import contract
 from policy import lexstream_policies as rules
 from tests.program.conftest import VARIANTS
 from tests.program.harness import ResourceRecord, StackRecord, record_stack, stack_names

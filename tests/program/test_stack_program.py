@@ -8,8 +8,9 @@ import json
 import warnings
 from pathlib import Path
 
+from lexstream_runtime import contract
+
 from functions import layout
-from functions.lexstream_runtime import contract
 
 from . import views as v
 from .harness import ACCOUNT_ID, StackRecord

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 from . import views as v
 from .conftest import variant

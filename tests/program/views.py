@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 from .harness import ACCOUNT_ID, ResourceRecord, StackRecord
 

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.handlers
-
-from functions.lexstream_runtime import contract
+from lexstream_runtime import contract
 
 # Handler module file → function name, from the one table of handlers.
 HANDLER_FILES = {

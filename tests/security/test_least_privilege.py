@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from lexstream_runtime import contract
+from lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET
 
 from components.bedrock_example import INFERENCE_PROFILE_PREFIXES
-from functions.lexstream_runtime import contract
-from functions.lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET
 from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
