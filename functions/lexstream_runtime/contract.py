@@ -55,6 +55,43 @@ ENV_MAX_TOKENS = "LEXSTREAM_MAX_TOKENS"
 # connect function asks it whether a session's connection is still live.
 ENV_CALLBACK_URL = "LEXSTREAM_CALLBACK_URL"
 
+# --- Metrics: CloudWatch Embedded Metric Format, inside the functions' JSON log lines ---
+# The namespace the component sets (a bot's own function using the helper may set its own);
+# without it the lines carry no metrics.
+ENV_METRICS_NAMESPACE = "LEXSTREAM_METRICS_NAMESPACE"
+# Route functions, one value per decision.
+METRIC_CONNECTS_ADMITTED = "ConnectsAdmitted"
+METRIC_CONNECTS_REFUSED = "ConnectsRefused"  # by DIMENSION_REASON: one of REFUSAL_REASONS
+METRIC_QUOTA_CONSUMED = "QuotaConsumed"  # requests counted by the shared quota
+REFUSAL_REASONS = ("quota", "invalid", "ownership")
+# The helper, one value each per turn.
+METRIC_TURNS = "Turns"  # by DIMENSION_OUTCOME: one of TURN_OUTCOMES
+METRIC_MESSAGES_POSTED = "MessagesPosted"
+METRIC_BYTES_POSTED = "BytesPosted"
+METRIC_POST_RETRIES = "PostRetries"
+METRIC_FAILED_POSTS = "FailedPosts"
+METRIC_FIRST_POST_DELAY = "FirstPostDelay"  # milliseconds from the first write to the first post
+# How a turn's stream ended; a turn that did not stream is "off_" + why not.
+TURN_OUTCOMES = (
+    "complete",
+    "gone",
+    "throttled",
+    "failed",
+    "off_attributes_missing",
+    "off_connection_not_found",
+    "off_session_id_missing",
+    "off_endpoint_invalid",
+    "off_endpoint_not_allowed",
+    "off_lookup_failed",
+    "off_table_invalid",
+)
+DIMENSION_REASON = "Reason"
+DIMENSION_OUTCOME = "Outcome"
+
+# --- Custom domain: the URL the browser names when the socket is on the stack's own
+# domain. A function with LEXSTREAM_CALLBACK_URL set treats it as that URL. ---
+ENV_CALLBACK_ALIAS = "LEXSTREAM_CALLBACK_ALIAS"
+
 # --- Auth modes for $connect ---
 AUTH_IAM = "iam"
 AUTH_NONE = "none"
