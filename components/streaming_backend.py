@@ -83,6 +83,9 @@ class StreamingBackend(pulumi.ComponentResource):
         require_component_name(name, args)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self.args = args
+        # Where the functions' metrics go: one namespace per component, so stacks in one
+        # account and region never mix their numbers.
+        self.metrics_namespace = f"Lexstream/{name}"
 
         children = Children(
             self,
@@ -175,6 +178,9 @@ class StreamingBackend(pulumi.ComponentResource):
             "quota_per_identity_limit": str(args.quota_per_identity_limit),
             "auth_mode": args.auth_mode,
             "callback_url": self.api.stage_callback_url,
+            "metrics_namespace": self.metrics_namespace,
+            # No custom domain: the browser names the callback URL itself.
+            "callback_alias": "",
         }
 
     def _arns(self) -> dict[str, list[pulumi.Input[str]]]:

@@ -41,6 +41,8 @@ SETTINGS = {
     "model_id": "the Bedrock model or inference profile the example invokes",
     "system_prompt": "the example's system prompt",
     "max_tokens": "the example's answer length limit",
+    "metrics_namespace": "the CloudWatch namespace of the functions' metrics",
+    "callback_alias": "the stage's custom-domain URL, which stands for the callback URL",
 }
 
 # The resources access is granted on; the component maps each to its ARN(s).
@@ -125,6 +127,7 @@ class FunctionDeclaration:
         return (*self.grants, *(FULFILLMENT_GRANTS if self.fulfillment_policy else ()))
 
 
+_METRICS = {contract.ENV_METRICS_NAMESPACE: "metrics_namespace"}
 _QUOTA = {
     contract.ENV_QUOTA_TABLE: "quota_table",
     contract.ENV_QUOTA_LIMIT: "quota_limit",
@@ -141,6 +144,7 @@ CONNECT = FunctionDeclaration(
         contract.ENV_CALLBACK_URL: "callback_url",
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: "quota_per_identity_limit",
         **_QUOTA,
+        **_METRICS,
     },
     grants=(
         Grant(("dynamodb:PutItem",), "connection_table", "register the session"),
@@ -151,7 +155,7 @@ CONNECT = FunctionDeclaration(
 DISCONNECT = FunctionDeclaration(
     name="disconnect",
     timeout_seconds=ROUTE_TIMEOUT_SECONDS,
-    environment={contract.ENV_CONNECTION_TABLE: "connection_table"},
+    environment={contract.ENV_CONNECTION_TABLE: "connection_table", **_METRICS},
     grants=(
         # $disconnect knows only the connection id, hence the index.
         Grant(("dynamodb:Query",), "connection_index", "find the connection's rows"),
@@ -161,7 +165,7 @@ DISCONNECT = FunctionDeclaration(
 DEFAULT = FunctionDeclaration(
     name="default",
     timeout_seconds=ROUTE_TIMEOUT_SECONDS,
-    environment={contract.ENV_CALLBACK_URL: "callback_url", **_QUOTA},
+    environment={contract.ENV_CALLBACK_URL: "callback_url", **_QUOTA, **_METRICS},
     grants=(
         _COUNT,
         Grant(MANAGE_CONNECTIONS, "connections/DELETE", "close a connection over its budget"),
@@ -173,9 +177,11 @@ BEDROCK_FULFILLMENT = FunctionDeclaration(
     environment={
         # The browser names the URL to post to; the example posts only to its own API.
         contract.ENV_CALLBACK_URL: "callback_url",
+        contract.ENV_CALLBACK_ALIAS: "callback_alias",
         contract.ENV_MODEL_ID: "model_id",
         contract.ENV_SYSTEM_PROMPT: "system_prompt",
         contract.ENV_MAX_TOKENS: "max_tokens",
+        **_METRICS,
     },
     grants=(Grant(BEDROCK_INVOKE, "model", "answer with the configured model"),),
     fulfillment_policy=True,

@@ -494,6 +494,8 @@ class LocalStack:
             "model_id": str(settings.model_id),
             "system_prompt": str(settings.system_prompt),
             "max_tokens": str(settings.max_tokens),
+            "metrics_namespace": "Lexstream/local",
+            "callback_alias": "",
         }
 
     def _create_functions(self) -> None:

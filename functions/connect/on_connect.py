@@ -60,6 +60,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     refusal = websocket.count(ROUTE, QUOTA.admit, "quota_exceeded", **fields)
     if refusal is not None:
         return refusal
+    fields["quota_consumed"] = True  # every decision from here on was counted
 
     session_id = websocket.query_parameter(event, contract.CONNECT_QUERY_PARAMETER)
     if session_id is None or not contract.SESSION_ID_PATTERN.fullmatch(session_id):

@@ -55,7 +55,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if refusal is not None:
         return refusal
     status, message, reason = _judge(event)
-    return websocket.decide(ROUTE, status, message, reason, connectionId=connection_id)
+    return websocket.decide(
+        ROUTE, status, message, reason, quota_consumed=True, connectionId=connection_id
+    )
 
 
 def _close(connection_id: str) -> str:

@@ -84,6 +84,7 @@ TURN_OUTCOMES = (
     "off_endpoint_not_allowed",
     "off_lookup_failed",
     "off_table_invalid",
+    "off_other",  # a turn made without a target by the caller's own code
 )
 DIMENSION_REASON = "Reason"
 DIMENSION_OUTCOME = "Outcome"

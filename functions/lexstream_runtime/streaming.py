@@ -42,12 +42,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import aws, contract, lex
+from . import aws, contract, lex, metrics
 from .logs import log_json
 from .plain_text import MarkdownToPlainText
 
 # Read once at cold init, like the handlers' own configuration (see contract).
 ALLOWED_CALLBACK_URL = os.environ.get(contract.ENV_CALLBACK_URL, "").strip()
+# The stage's custom domain, when it has one: the Lex Web UI derives `streamingEndpoint`
+# from its socket URL, so a socket on the domain names the domain. It stands for the
+# pinned callback URL, which is where posts go (the execute-api URL always works).
+CALLBACK_ALIAS = os.environ.get(contract.ENV_CALLBACK_ALIAS, "").strip()
 
 # Flushing every ~120 ms looks continuous to a reader and, at typical model speeds
 # (30-100 tokens/s), cuts the number of billed messages by 5-10x.
@@ -143,6 +147,9 @@ class StreamingTurn:
         reason: why streaming is off, for the log (set by open_stream). Default "".
         session_id: the Lex session, for the log lines of a turn that does not stream
             (one that does logs its target's). Default None.
+        metrics_namespace: the CloudWatch namespace of the turn's metrics, which its
+            `stream_closed` line carries (`metrics`). Default: LEXSTREAM_METRICS_NAMESPACE;
+            none (no metrics) when that is unset too.
     """
 
     def __init__(
@@ -159,6 +166,7 @@ class StreamingTurn:
         strip_markdown: bool = False,
         reason: str = "",
         session_id: str | None = None,
+        metrics_namespace: str | None = None,
     ) -> None:
         if flush_interval_s < 0:
             raise ValueError(f"flush_interval_s must be >= 0, got {flush_interval_s!r}")
@@ -175,6 +183,7 @@ class StreamingTurn:
                 raise ValueError(f"target endpoint_url {target.endpoint_url!r} {problem}")
         self.target = target
         self.session_id = target.session_id if target is not None else session_id
+        self.metrics_namespace = metrics_namespace
         self.flush_interval_s = flush_interval_s
         self.max_frame_bytes = max_frame_bytes
         self.max_retries = max_retries
@@ -402,8 +411,33 @@ class StreamingTurn:
             outcome=outcome,
         )
 
+    @property
+    def outcome(self) -> str:
+        """How the stream ended, or why there was none (one of contract.TURN_OUTCOMES)."""
+        return metrics.turn_outcome(self.streaming, self.stop_reason)
+
+    @property
+    def first_post_delay_ms(self) -> float | None:
+        """Milliseconds from the first write to the first delivered post, if there was one."""
+        stats = self.stats
+        if stats.first_write_at is None or stats.first_post_at is None:
+            return None
+        return round((stats.first_post_at - stats.first_write_at) * 1000, 1)
+
     def _log(self, event: str) -> None:
         stats = self.stats
+        closing = event == "stream_closed"
+        turn = (
+            {"outcome": self.outcome, "firstPostDelayMs": self.first_post_delay_ms}
+            if closing
+            else {}
+        )
+        counts = {
+            "messages": stats.messages_posted,
+            "bytes": stats.bytes_posted,
+            "retries": stats.retries,
+            "failed": stats.failed_posts,
+        }
         log_json(
             event,
             streaming=self.streaming,
@@ -416,6 +450,16 @@ class StreamingTurn:
             bytesPosted=stats.bytes_posted,
             retries=stats.retries,
             failedPosts=stats.failed_posts,
+            **turn,
+            # One turn, one set of values: only the closing line records metrics.
+            **(
+                metrics.fields(
+                    metrics.turn_metrics(self.outcome, counts, self.first_post_delay_ms),
+                    self.metrics_namespace,
+                )
+                if closing
+                else {}
+            ),
         )
 
 
@@ -496,7 +540,8 @@ def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamT
 
     Streaming needs both session attributes (as non-empty strings), the event's
     `sessionId`, and a row for that session in the named table; one consistent GetItem.
-    With LEXSTREAM_CALLBACK_URL set, the endpoint must also be that URL.
+    With LEXSTREAM_CALLBACK_URL set, the endpoint must also be that URL, or the alias
+    LEXSTREAM_CALLBACK_ALIAS names (the stage's custom domain), which stands for it.
     Returns (target, "") or (None, reason).
     """
     attributes = lex.attributes_of(event)
@@ -507,8 +552,11 @@ def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamT
     endpoint = callback_url_of(endpoint)
     if callback_url_problem(endpoint):
         return None, "endpoint_invalid"
-    if ALLOWED_CALLBACK_URL and not _same_endpoint(endpoint, ALLOWED_CALLBACK_URL):
-        return None, "endpoint_not_allowed"
+    if ALLOWED_CALLBACK_URL:
+        if CALLBACK_ALIAS and _same_endpoint(endpoint, CALLBACK_ALIAS):
+            endpoint = ALLOWED_CALLBACK_URL
+        elif not _same_endpoint(endpoint, ALLOWED_CALLBACK_URL):
+            return None, "endpoint_not_allowed"
     session_id = event.get("sessionId") if isinstance(event, Mapping) else None
     if not isinstance(session_id, str) or not session_id:
         return None, "session_id_missing"
@@ -542,7 +590,7 @@ def open_stream(event: Mapping[str, Any], *, dynamodb: Any = None, **options: An
             endpoint follows AWS_ENDPOINT_URL_DYNAMODB when set).
         options: StreamingTurn's keyword arguments (flush_interval_s, max_frame_bytes,
             max_retries, retry_backoff_s, gone_recheck_s, strip_markdown,
-            management_client).
+            metrics_namespace, management_client).
     """
     if not isinstance(event, Mapping):
         raise TypeError(

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import metrics
 from .aws import AWS_ERRORS, error_code, route_management_client
 from .contract import ENV_CALLBACK_URL
 from .environment import ConfigurationError, required
@@ -53,11 +54,27 @@ def respond(status: int, message: str) -> dict[str, Any]:
     }
 
 
-def decide(route: str, status: int, message: str, reason: str, **fields: Any) -> dict[str, Any]:
-    """Log one decision line (route, status, reason, fields) and return the response."""
+def decide(
+    route: str,
+    status: int,
+    message: str,
+    reason: str,
+    *,
+    quota_consumed: bool = False,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Log one decision line (route, status, reason, fields, and its metrics: see
+    `metrics.route_decision_metrics`) and return the response. `quota_consumed`: the
+    shared quota counted this request."""
     decision = "accepted" if status < 400 else "rejected" if status < 500 else "failed"
     log_json(
-        "route_decision", route=route, decision=decision, status=status, reason=reason, **fields
+        "route_decision",
+        route=route,
+        decision=decision,
+        status=status,
+        reason=reason,
+        **fields,
+        **metrics.fields(metrics.route_decision_metrics(route, status, quota_consumed)),
     )
     return respond(status, message)
 

@@ -263,6 +263,7 @@ def test_route_functions_enforce_the_quota_from_their_environment(record: StackR
         contract.ENV_QUOTA_PERIOD: v.setting(record, "quotaPeriod"),
     }
     connections = v.table(record, "connections").outputs["name"]
+    metrics = {contract.ENV_METRICS_NAMESPACE: f"Lexstream/lexstream-{record.stack}"}
     environments = {
         name: v.function(record, name).inputs["environment"]["variables"]
         for name in ("connect", "disconnect", "default")
@@ -273,11 +274,13 @@ def test_route_functions_enforce_the_quota_from_their_environment(record: StackR
         contract.ENV_CALLBACK_URL: record.exports["callback_url"],
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(v.setting(record, "quotaPerIdentityLimit")),
         **quota,
+        **metrics,
     }
-    assert environments["disconnect"] == {contract.ENV_CONNECTION_TABLE: connections}
+    assert environments["disconnect"] == {contract.ENV_CONNECTION_TABLE: connections, **metrics}
     assert environments["default"] == {
         contract.ENV_CALLBACK_URL: record.exports["callback_url"],
         **quota,
+        **metrics,
     }
 
 

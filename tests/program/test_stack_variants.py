@@ -54,6 +54,9 @@ def test_example_function_streams_with_the_fulfillment_policy_and_its_settings()
         contract.ENV_MODEL_ID: "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
         contract.ENV_SYSTEM_PROMPT: v.setting(record, "exampleSystemPrompt"),
         contract.ENV_MAX_TOKENS: str(v.setting(record, "exampleMaxTokens")),
+        contract.ENV_METRICS_NAMESPACE: f"Lexstream/lexstream-{record.stack}",
+        # No custom domain: no alias of the callback URL.
+        contract.ENV_CALLBACK_ALIAS: "",
     }
     policy = record.one(v.POLICY, "-fulfillment-policy")
     attachment = record.one(v.ATTACHMENT, "-bedrock-fulfillment-managed-0")
