@@ -38,11 +38,19 @@ ensure_dynamodb_local() {
   fi
 }
 
+# apt prints hundreds of dpkg lines for Chromium and its libraries: they go to a log
+# file, and the terminal gets one line, or the log's tail when the install fails.
 ensure_chromium() {
-  if ! command -v chromium >/dev/null 2>&1; then
-    log "Chromium (Debian package) for the browser tests"
-    apt_install chromium
+  command -v chromium >/dev/null 2>&1 && return
+  local install_log="$ROOT/.local/logs/apt-chromium.log"
+  mkdir -p "$(dirname "$install_log")"
+  log "Chromium (Debian package) for the browser tests"
+  if ! apt_install chromium >"$install_log" 2>&1; then
+    log "installing Chromium failed; the end of $install_log:"
+    tail -n 40 "$install_log" >&2
+    return 1
   fi
+  log "installed $(chromium --version 2>/dev/null || echo chromium) at $(command -v chromium); apt's output is in $install_log"
 }
 
 apt_install() {
