@@ -1,7 +1,7 @@
 """Program evaluation: what `pulumi preview` costs the Python side, per stack file.
 
 Each stack runs the real `__main__.py` under Pulumi's mocks in a fresh interpreter,
-exactly as the program tests do (`tests/program/harness.py`), and is measured from
+exactly as the program tests do (`program_mocks/runner.py`), and is measured from
 process start to exit: wall time, and the peak resident memory of that interpreter.
 Next to it, in the same rounds, a fresh interpreter that only imports pulumi and the
 pulumi_aws submodules the program uses: pulumi_aws loads submodules lazily and they
@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.program import harness
+from program_mocks import runner
 
 from .stats import median
 
-COMPONENTS_DIR = harness.ROOT / "components"
+COMPONENTS_DIR = runner.ROOT / "components"
 _SUBMODULE_USE = re.compile(r"\baws\.([a-z][a-z0-9_]*)\.([A-Z][A-Za-z0-9_]*)")
-HARNESS_SCRIPT = Path(harness.__file__).resolve()
+RUNNER_SCRIPT = Path(runner.__file__).resolve()
 BASELINE_LABEL = "baseline: import pulumi + the pulumi_aws submodules used"
 
 
@@ -36,7 +36,7 @@ def used_aws_names() -> list[str]:
     (`aws.dynamodb.Table` in the source gives `dynamodb.Table`).
     """
     found: set[tuple[str, str]] = set()
-    for path in [harness.PROGRAM, *sorted(COMPONENTS_DIR.glob("*.py"))]:
+    for path in [runner.PROGRAM, *sorted(COMPONENTS_DIR.glob("*.py"))]:
         found.update(_SUBMODULE_USE.findall(path.read_text()))
     return sorted(
         f"{module}.{name}"
@@ -55,7 +55,7 @@ def baseline_code(names: list[str]) -> str:
 
 
 def _child_environment() -> dict[str, str]:
-    # As the harness runs it: no Pulumi engine variables, no PYTHONPATH, fake keys.
+    # As the mock runner runs it: no Pulumi engine variables, no PYTHONPATH, fake keys.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
     env.pop("PYTHONPATH", None)
     env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
@@ -103,7 +103,7 @@ def measure_process(body: str, stdin_text: str, cwd: Path) -> tuple[float, float
             stderr=stderr,
             cwd=cwd,
             env=_child_environment(),
-            timeout=harness.RUN_TIMEOUT_SECONDS,
+            timeout=runner.RUN_TIMEOUT_SECONDS,
             check=False,
         )
         seconds = time.perf_counter() - started
@@ -114,9 +114,9 @@ def measure_process(body: str, stdin_text: str, cwd: Path) -> tuple[float, float
     return seconds, int(peak_path.read_text()) / 1024
 
 
-def _harness_body(stack: str, out: Path) -> str:
-    """Python that runs the harness's own mock run of `stack`, as its script would."""
-    argv = [str(HARNESS_SCRIPT), stack, str(out), str(harness.PROGRAM), "--project-on-path"]
+def _runner_body(stack: str, out: Path) -> str:
+    """Python that runs the mock runner's own run of `stack`, as its script would."""
+    argv = [str(RUNNER_SCRIPT), stack, str(out), str(runner.PROGRAM), "--project-on-path"]
     return f"import runpy\nsys.argv = {argv!r}\nrunpy.run_path({argv[0]!r}, run_name='__main__')\n"
 
 
@@ -130,7 +130,7 @@ def run(repeat: int = 3) -> dict[str, Any]:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
     names = used_aws_names()
     baseline = baseline_code(names)
-    stacks = harness.stack_names()
+    stacks = runner.stack_names()
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in [*stacks, ""]}
     resources: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="lexstream-bench-program-") as scratch:
@@ -139,8 +139,8 @@ def run(repeat: int = 3) -> dict[str, Any]:
             samples[""].append(measure_process(baseline, "", workdir))
             for stack in stacks:
                 out = workdir / f"{stack}.json"
-                config = json.dumps(harness.stack_config(stack))
-                samples[stack].append(measure_process(_harness_body(stack, out), config, workdir))
+                config = json.dumps(runner.stack_config(stack))
+                samples[stack].append(measure_process(_runner_body(stack, out), config, workdir))
                 record = json.loads(out.read_text())
                 if "error" in record:
                     raise RuntimeError(f"stack {stack!r} failed under mocks: {record['error']}")
