@@ -8,6 +8,7 @@ other languages instead (see `provider`).
 import pulumi
 
 from components import InvalidArgumentError, StackConfigError, StreamingBackend, read_stack_args
+from components.stack_config import config_error
 from provider import launched_as_plugin, serve
 
 if launched_as_plugin():
@@ -20,7 +21,9 @@ try:
     backend = StreamingBackend(name, args)
 except InvalidArgumentError as error:
     if error.argument != "name":
-        raise
+        # Checked against the stack's region, which only the provider knows: still a
+        # config error, naming the keys.
+        raise config_error(error) from None
     # The component's name is the stack's: say so, without a Python traceback.
     raise StackConfigError(f"the stack name {pulumi.get_stack()!r} is too long: {error}") from None
 

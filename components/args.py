@@ -46,6 +46,21 @@ MODEL_ID_PATTERN = re.compile(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+")
 BOT_ALIAS_ARN_PATTERN = re.compile(
     r"arn:aws[a-z-]*:lex:[a-z0-9-]+:\d{12}:bot-alias/[0-9A-Za-z]+/[0-9A-Za-z]+"
 )
+# An ACM certificate, and an SNS topic (standard, not FIFO), by ARN; the groups are the
+# partition, region and account that `require_deployable_to` compares with the stack's.
+CERTIFICATE_ARN_PATTERN = re.compile(
+    r"arn:(aws[a-z-]*):acm:([a-z0-9-]+):(\d{12}):certificate/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+SNS_TOPIC_ARN_PATTERN = re.compile(
+    r"arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}"
+)
+# A lower-case DNS name of two or more labels (no wildcard: the API mapping and the alias
+# records are for exactly one name).
+DOMAIN_NAME_PATTERN = re.compile(
+    r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
+HOSTED_ZONE_ID_PATTERN = re.compile(r"[A-Z0-9]{1,32}")
 # Lambda caps all environment variables of a function at 4 KB together; the system prompt
 # travels as one of them, so it must leave room for the others.
 MAX_SYSTEM_PROMPT_BYTES = 3072
@@ -71,6 +86,11 @@ TRANSFORM_TARGETS = (
     "web_ui_policy",
     "helper_layer",
     "api_gateway_account",
+    "dashboard",
+    "alarm",
+    "domain_name",
+    "api_mapping",
+    "dns_record",
 )
 
 
@@ -223,6 +243,33 @@ class StreamingBackendArgs:
     need. It is one setting per account and region, shared by every stack there, so it is
     off by default and, when on, is never reset on destroy. Default off."""
 
+    dashboard: bool = True
+    """One CloudWatch dashboard for the stack: the API's, the functions' and the tables'
+    metrics and the streaming metrics the functions emit. Default on."""
+
+    alarms: bool = True
+    """CloudWatch alarms on route function errors, API execution errors, table throttling,
+    quota use at 80% and the helper's post-failure rate. Default on."""
+
+    alarm_topic_arn: str | None = None
+    """ARN of an SNS topic in the stack's region that every alarm notifies on alarm and on
+    recovery, e.g. `arn:aws:sns:us-east-1:123456789012:ops-alerts`. Default none (the
+    alarms only change state)."""
+
+    custom_domain_name: str | None = None
+    """A domain name for the socket, e.g. `chat.example.com`: `websocket_url` becomes
+    `wss://chat.example.com` (the stage is mapped at the root). Needs
+    `custom_domain_certificate_arn`. Default none."""
+
+    custom_domain_certificate_arn: str | None = None
+    """ARN of the ACM certificate for `custom_domain_name`, in the stack's account and
+    region. Default none."""
+
+    custom_domain_hosted_zone_id: str | None = None
+    """Route 53 hosted zone id (e.g. `Z0123456789ABCDEFGHIJ`) in which to create the alias
+    records (A and AAAA) of `custom_domain_name`. Default none (create the DNS record
+    yourself)."""
+
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags added to every taggable child, after the component's own. Default none."""
 
@@ -276,7 +323,13 @@ class StreamingBackendArgs:
                 f"must be one of the periods CloudWatch Logs accepts: {allowed} "
                 f"(got {self.log_retention_days!r})",
             )
-        for flag in ("point_in_time_recovery", "deletion_protection", "manage_api_gateway_account"):
+        for flag in (
+            "point_in_time_recovery",
+            "deletion_protection",
+            "manage_api_gateway_account",
+            "dashboard",
+            "alarms",
+        ):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgumentError(
                     flag, f"must be true or false (got {getattr(self, flag)!r})"
@@ -296,6 +349,8 @@ class StreamingBackendArgs:
             raise InvalidArgumentError(
                 "example_fulfillment", "must be an ExampleFulfillmentArgs or None"
             )
+        self._validate_monitoring()
+        self._validate_custom_domain()
         _require_tags(self.tags)
         for part, transform in self.transforms.items():
             if part not in TRANSFORM_TARGETS:
@@ -305,6 +360,91 @@ class StreamingBackendArgs:
                 )
             if not callable(transform):
                 raise InvalidArgumentError(f"transforms[{part!r}]", "must be callable")
+
+    def _validate_monitoring(self) -> None:
+        _require_optional_match(
+            "alarm_topic_arn",
+            self.alarm_topic_arn,
+            SNS_TOPIC_ARN_PATTERN,
+            "an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:ops-alerts",
+        )
+        if self.alarm_topic_arn is not None and not self.alarms:
+            raise InvalidArgumentError(
+                "alarm_topic_arn",
+                "only applies with {alarms} on; with alarms off nothing would notify it",
+                related=["alarms"],
+            )
+
+    def _validate_custom_domain(self) -> None:
+        name = self.custom_domain_name
+        certificate = self.custom_domain_certificate_arn
+        zone = self.custom_domain_hosted_zone_id
+        _require_optional_match(
+            "custom_domain_name",
+            name,
+            DOMAIN_NAME_PATTERN,
+            "a lower-case domain name such as chat.example.com (letters, digits, hyphens; "
+            "no wildcard, no scheme, no path)",
+        )
+        _require_optional_match(
+            "custom_domain_certificate_arn",
+            certificate,
+            CERTIFICATE_ARN_PATTERN,
+            "an ACM certificate ARN like arn:aws:acm:us-east-1:123456789012:certificate/<uuid>",
+        )
+        _require_optional_match(
+            "custom_domain_hosted_zone_id",
+            zone,
+            HOSTED_ZONE_ID_PATTERN,
+            "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (upper-case letters and "
+            "digits, without /hostedzone/)",
+        )
+        if name is not None and certificate is None:
+            raise InvalidArgumentError(
+                "custom_domain_certificate_arn",
+                "must be set when {custom_domain_name} is: API Gateway serves a custom domain "
+                "only with its ACM certificate",
+                related=["custom_domain_name"],
+            )
+        if certificate is not None and name is None:
+            raise InvalidArgumentError(
+                "custom_domain_name",
+                "must be set when {custom_domain_certificate_arn} is: the certificate is only "
+                "used for a custom domain",
+                related=["custom_domain_certificate_arn"],
+            )
+        if zone is not None and name is None:
+            raise InvalidArgumentError(
+                "custom_domain_hosted_zone_id",
+                "only applies with {custom_domain_name}: it holds that name's alias records",
+                related=["custom_domain_name"],
+            )
+
+    def require_deployable_to(self, partition: str, region: str, account_id: str) -> None:
+        """Check the arguments that name resources of a region against the stack's own
+        partition, region and account (known only once the provider is asked)."""
+        certificate = self.custom_domain_certificate_arn
+        if certificate is not None:
+            match = CERTIFICATE_ARN_PATTERN.fullmatch(certificate)
+            assert match is not None  # checked on construction
+            if match.groups() != (partition, region, account_id):
+                raise InvalidArgumentError(
+                    "custom_domain_certificate_arn",
+                    f"must be an ACM certificate of this stack's account {account_id} in its "
+                    f"region {region} (partition {partition}), because a regional API Gateway "
+                    f"domain name uses only certificates from there (got {certificate!r})",
+                )
+        topic = self.alarm_topic_arn
+        if topic is not None:
+            match = SNS_TOPIC_ARN_PATTERN.fullmatch(topic)
+            assert match is not None  # checked on construction
+            if match.groups()[:2] != (partition, region):
+                raise InvalidArgumentError(
+                    "alarm_topic_arn",
+                    f"must be an SNS topic in this stack's region {region} (partition "
+                    f"{partition}), because CloudWatch alarms notify only topics in their own "
+                    f"region (got {topic!r})",
+                )
 
     @classmethod
     def argument_names(cls) -> tuple[str, ...]:
@@ -347,6 +487,13 @@ def _require_throttle(burst_argument: str, rate_argument: str, args: StreamingBa
             "token bucket that the rate refills",
             related=[rate_argument],
         )
+
+
+def _require_optional_match(
+    argument: str, value: object, pattern: re.Pattern[str], expected: str
+) -> None:
+    if value is not None and not (isinstance(value, str) and pattern.fullmatch(value)):
+        raise InvalidArgumentError(argument, f"must be {expected}, or None (got {value!r})")
 
 
 def _require_role_names(argument: str, names: Sequence[str]) -> None:

@@ -30,6 +30,9 @@ class ConfigKey:
     key: str
     argument: str
     type: str  # string | integer | boolean | array, as Pulumi.yaml declares it
+    # An empty value means "not set": the argument keeps its default, None. Pulumi.yaml
+    # declares such keys with the default "" (a stack file cannot write null).
+    optional: bool = False
 
 
 CONFIG_KEYS = (
@@ -52,7 +55,15 @@ CONFIG_KEYS = (
     ConfigKey("exampleModelId", EXAMPLE_PREFIX + "model_id", "string"),
     ConfigKey("exampleSystemPrompt", EXAMPLE_PREFIX + "system_prompt", "string"),
     ConfigKey("exampleMaxTokens", EXAMPLE_PREFIX + "max_tokens", "integer"),
-    ConfigKey("exampleBotAliasArn", EXAMPLE_PREFIX + "bot_alias_arn", "string"),
+    ConfigKey("exampleBotAliasArn", EXAMPLE_PREFIX + "bot_alias_arn", "string", optional=True),
+    ConfigKey("dashboard", "dashboard", "boolean"),
+    ConfigKey("alarms", "alarms", "boolean"),
+    ConfigKey("alarmTopicArn", "alarm_topic_arn", "string", optional=True),
+    ConfigKey("customDomainName", "custom_domain_name", "string", optional=True),
+    ConfigKey(
+        "customDomainCertificateArn", "custom_domain_certificate_arn", "string", optional=True
+    ),
+    ConfigKey("customDomainHostedZoneId", "custom_domain_hosted_zone_id", "string", optional=True),
 )
 
 
@@ -88,6 +99,8 @@ def stack_args_from_values(
     parsed: dict[str, Any] = {}
     for entry in CONFIG_KEYS:
         raw = values.get(entry.key)
+        if entry.optional and raw is not None and not raw.strip():
+            continue
         if raw is not None:
             parsed[entry.argument] = _parse(f"{namespace}:{entry.key}", entry.type, raw)
     try:
@@ -96,8 +109,16 @@ def stack_args_from_values(
         top_level["example_fulfillment"] = example
         return StreamingBackendArgs(**top_level)
     except InvalidArgumentError as error:
-        keys = {entry.argument: f"{namespace}:{entry.key}" for entry in CONFIG_KEYS}
-        raise StackConfigError(error.describe(lambda arg: keys.get(arg, arg))) from error
+        raise config_error(error, namespace=namespace) from error
+
+
+def config_error(
+    error: InvalidArgumentError, *, namespace: str = PROJECT_NAMESPACE
+) -> StackConfigError:
+    """An argument error (on construction, or from a check against the stack's region) as
+    the config error it is, naming every argument by its config key."""
+    keys = {entry.argument: f"{namespace}:{entry.key}" for entry in CONFIG_KEYS}
+    return StackConfigError(error.describe(lambda arg: keys.get(arg, arg)))
 
 
 def _example_args(parsed: dict[str, Any]) -> ExampleFulfillmentArgs | None:
@@ -106,9 +127,6 @@ def _example_args(parsed: dict[str, Any]) -> ExampleFulfillmentArgs | None:
     example = {
         k.removeprefix(EXAMPLE_PREFIX): v for k, v in parsed.items() if k.startswith(EXAMPLE_PREFIX)
     }
-    # An empty alias ARN is how a stack file says "no bot yet".
-    if not example.get("bot_alias_arn"):
-        example["bot_alias_arn"] = None
     return ExampleFulfillmentArgs(**example)
 
 

@@ -27,6 +27,9 @@ def test_defaults_are_a_valid_deployment() -> None:
     assert args.log_retention_days in CLOUDWATCH_RETENTION_DAYS
 
 
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0b5e2f7c-3d41-4a8e-9c6b-2f1d8e7a5c30"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "argument", "fragment"),
     [
@@ -48,6 +51,28 @@ def test_defaults_are_a_valid_deployment() -> None:
         ({"transforms": {"lambda": print}}, "transforms", "valid parts: connection_table"),
         ({"transforms": {"function": "bigger"}}, "transforms['function']", "callable"),
         ({"example_fulfillment": {"model_id": "x"}}, "example_fulfillment", "ExampleFulfillment"),
+        (
+            {"custom_domain_name": "chat.example.com"},
+            "custom_domain_certificate_arn",
+            "must be set when custom_domain_name",
+        ),
+        ({"custom_domain_certificate_arn": CERTIFICATE}, "custom_domain_name", "must be set when"),
+        (
+            {"custom_domain_hosted_zone_id": "Z0123456789"},
+            "custom_domain_hosted_zone_id",
+            "only applies with custom_domain_name",
+        ),
+        (
+            {"custom_domain_name": "", "custom_domain_certificate_arn": CERTIFICATE},
+            "custom_domain_name",
+            "lower-case",
+        ),
+        (
+            {"alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:t", "alarms": False},
+            "alarm_topic_arn",
+            "only applies with alarms on",
+        ),
+        ({"dashboard": 1}, "dashboard", "true or false"),
     ],
 )
 def test_invalid_arguments_are_refused_by_name(
@@ -172,3 +197,22 @@ def test_an_explicit_provider_decides_region_and_arns(tmp_path: Path) -> None:
     assert ".execute-api.eu-central-1.amazonaws.com/" in record.exports["websocket_url"]
     fulfillment = record.one(v.POLICY, "-fulfillment-policy")
     assert all(":eu-central-1:" in arn for _, arn in v.grants(fulfillment))
+
+
+def test_the_certificate_and_topic_must_be_in_the_stacks_region() -> None:
+    args = StreamingBackendArgs(
+        custom_domain_name="chat.example.com",
+        custom_domain_certificate_arn=CERTIFICATE,
+        alarm_topic_arn="arn:aws:sns:eu-west-1:210987654321:central-alerts",
+    )
+    args.require_deployable_to("aws", "eu-west-1", "123456789012")
+    with pytest.raises(InvalidArgumentError) as failure:
+        args.require_deployable_to("aws", "eu-central-1", "123456789012")
+    assert failure.value.argument == "custom_domain_certificate_arn"
+    with pytest.raises(InvalidArgumentError) as failure:
+        args.require_deployable_to("aws", "eu-west-1", "210987654321")
+    assert failure.value.argument == "custom_domain_certificate_arn"
+    topic_only = StreamingBackendArgs(alarm_topic_arn="arn:aws:sns:eu-west-1:123456789012:t")
+    with pytest.raises(InvalidArgumentError) as failure:
+        topic_only.require_deployable_to("aws", "us-east-1", "123456789012")
+    assert failure.value.argument == "alarm_topic_arn"
