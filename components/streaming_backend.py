@@ -12,16 +12,20 @@ from .args import StreamingBackendArgs, require_component_name
 from .aws_context import AwsContext
 from .bedrock_example import BedrockExample
 from .children import Children
+from .custom_domain import CustomDomain, https_alias
 from .fulfillment_policy import FulfillmentPolicy
 from .functions_package import declarations
 from .helper_layer import create_helper_layer
 from .lambda_function import LexstreamFunction
+from .monitoring import Monitoring
 from .quota import UsagePlanQuota
 from .tables import create_connection_table, create_quota_table
 from .web_ui_access import WebUiConnectPolicy
 from .websocket_api import WebSocketApi
 
 TYPE_TOKEN = "lexstream:index:StreamingBackend"
+# CloudWatch namespaces are free-form up to 255 characters, except the reserved `AWS/`.
+METRICS_NAMESPACE_PREFIX = "Lexstream/"
 
 
 class StreamingBackend(pulumi.ComponentResource):
@@ -33,11 +37,12 @@ class StreamingBackend(pulumi.ComponentResource):
     """
 
     websocket_url: pulumi.Output[str]
-    """The `wss://` URL of the stage: the Web UI's `lex.streamingWebSocketEndpoint`."""
+    """The `wss://` URL of the stage: the Web UI's `lex.streamingWebSocketEndpoint`;
+    `wss://{custom_domain_name}` when a custom domain is set."""
 
     callback_url: pulumi.Output[str]
-    """The `https://` URL of the stage, which fulfillment functions post to: the
-    `streamingEndpoint` session attribute."""
+    """The `https://` execute-api URL of the stage, which fulfillment functions post to
+    (also with a custom domain): the `streamingEndpoint` session attribute."""
 
     table_name: pulumi.Output[str]
     """The connection table's name: the Web UI's `lex.streamingDynamoDbTable`."""
@@ -67,6 +72,14 @@ class StreamingBackend(pulumi.ComponentResource):
     """ARN of the Bedrock example fulfillment function; None unless `example_fulfillment`
     is set."""
 
+    metrics_namespace: pulumi.Output[str]
+    """The CloudWatch namespace of the streaming metrics, `Lexstream/{name}`: set it as
+    `LEXSTREAM_METRICS_NAMESPACE` on a bot's own fulfillment function so that the helper's
+    metrics reach the dashboard and the post-failure alarm."""
+
+    dashboard_url: pulumi.Output[str] | None
+    """The CloudWatch console URL of the stack's dashboard; None when `dashboard` is off."""
+
     def __init__(
         self,
         name: str,
@@ -85,7 +98,7 @@ class StreamingBackend(pulumi.ComponentResource):
         self.args = args
         # Where the functions' metrics go: one namespace per component, so stacks in one
         # account and region never mix their numbers.
-        self.metrics_namespace = f"Lexstream/{name}"
+        self._metrics_namespace = METRICS_NAMESPACE_PREFIX + name
 
         children = Children(
             self,
@@ -94,6 +107,7 @@ class StreamingBackend(pulumi.ComponentResource):
             transforms=args.transforms,
         )
         ctx = AwsContext.lookup(self)
+        args.require_deployable_to(ctx.partition, ctx.region, ctx.account_id)
 
         tables = {
             "point_in_time_recovery": args.point_in_time_recovery,
@@ -115,6 +129,18 @@ class StreamingBackend(pulumi.ComponentResource):
             throttle_rate_limit=args.throttle_rate_limit,
             log_retention_days=args.log_retention_days,
             stage_depends_on=account,
+        )
+        self.custom_domain = (
+            CustomDomain(
+                children,
+                api=self.api.api,
+                stage=self.api.stage,
+                domain_name=args.custom_domain_name,
+                certificate_arn=args.custom_domain_certificate_arn,  # type: ignore[arg-type]
+                hosted_zone_id=args.custom_domain_hosted_zone_id,
+            )
+            if args.custom_domain_name is not None
+            else None
         )
         self.quota = UsagePlanQuota(
             children,
@@ -147,8 +173,28 @@ class StreamingBackend(pulumi.ComponentResource):
             if args.example_fulfillment is not None
             else None
         )
+        self.monitoring = Monitoring(
+            children,
+            ctx,
+            api_id=self.api.api.id,
+            stage_name=args.stage_name,
+            route_functions={
+                declarations.ROUTE_FUNCTIONS[route].name: fn.function
+                for route, fn in functions.items()
+            },
+            other_functions={"example": self.example.function} if self.example else {},
+            tables={"connections": self.connection_table, "quota": self.quota_table},
+            namespace=self._metrics_namespace,
+            quota_limit=args.quota_limit,
+            quota_period=args.quota_period,
+            dashboard=args.dashboard,
+            alarms=args.alarms,
+            alarm_topic_arn=args.alarm_topic_arn,
+        )
 
-        self.websocket_url = self.api.websocket_url
+        self.websocket_url = (
+            self.custom_domain.websocket_url if self.custom_domain else self.api.websocket_url
+        )
         self.callback_url = self.api.callback_url
         self.table_name = self.connection_table.name
         self.fulfillment_policy_arn = self.fulfillment.arn
@@ -160,6 +206,8 @@ class StreamingBackend(pulumi.ComponentResource):
         )
         self.web_ui_policy_arn = self.web_ui_access.arn if self.web_ui_access else None
         self.example_function_arn = self.example.arn if self.example else None
+        self.metrics_namespace = pulumi.Output.from_input(self._metrics_namespace)
+        self.dashboard_url = self.monitoring.dashboard_url
         self.register_outputs(self.output_values())
 
     def output_values(self) -> dict[str, pulumi.Output[Any]]:
@@ -178,9 +226,10 @@ class StreamingBackend(pulumi.ComponentResource):
             "quota_per_identity_limit": str(args.quota_per_identity_limit),
             "auth_mode": args.auth_mode,
             "callback_url": self.api.stage_callback_url,
-            "metrics_namespace": self.metrics_namespace,
-            # No custom domain: the browser names the callback URL itself.
-            "callback_alias": "",
+            "metrics_namespace": self._metrics_namespace,
+            # What the browser names as its callback URL when the socket is on the custom
+            # domain ("" without one); the helper takes it for the callback URL.
+            "callback_alias": https_alias(args.custom_domain_name),
         }
 
     def _arns(self) -> dict[str, list[pulumi.Input[str]]]:

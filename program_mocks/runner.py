@@ -402,6 +402,34 @@ class AwsAnswers:
             )
             out.update(statementId=statement_id)
             return statement_id, out
+        if typ == "aws:apigatewayv2/domainName:DomainName":
+            # A regional domain name points at an API Gateway host in the region's zone.
+            configuration = dict(inputs.get("domainNameConfiguration") or {})
+            configuration.update(
+                targetDomainName=f"d-{_token(seed, 10)}.execute-api.{region}.{dns_suffix}",
+                hostedZoneId="Z"
+                + _token(seed + "/zone", 13, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+            )
+            out.update(
+                domainNameConfiguration=configuration,
+                apiMappingSelectionExpression="$request.basepath",
+                arn=f"arn:{partition}:apigateway:{region}::/domainnames/{inputs['domainName']}",
+            )
+            return inputs["domainName"], out
+        if typ == "aws:apigatewayv2/apiMapping:ApiMapping":
+            return _token(seed, 6), out
+        if typ == "aws:cloudwatch/dashboard:Dashboard":
+            name = inputs["dashboardName"]
+            out.update(dashboardArn=f"arn:{partition}:cloudwatch::{ACCOUNT_ID}:dashboard/{name}")
+            return name, out
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            _limit(typ, physical, 255)
+            out.update(name=physical, arn=f"arn:{partition}:cloudwatch:{arn_base}:alarm:{physical}")
+            return physical, out
+        if typ == "aws:route53/record:Record":
+            record_id = f"{inputs['zoneId']}_{inputs['name']}_{inputs['type']}"
+            out.update(fqdn=inputs["name"])
+            return record_id, out
         return _token(seed, 7), out
 
 
