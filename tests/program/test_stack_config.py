@@ -123,3 +123,99 @@ def test_a_stack_name_too_long_for_aws_names_is_a_config_error_naming_the_stack(
     assert failure.value.error_type == "StackConfigError"
     assert str(failure.value).startswith(f"the stack name '{stack}-west' is too long: ")
     assert "at most 31 characters" in str(failure.value)
+
+
+OTHER_REGION_CERTIFICATE = (
+    "arn:aws:acm:us-east-1:123456789012:certificate/0b5e2f7c-3d41-4a8e-9c6b-2f1d8e7a5c30"
+)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"customDomainCertificateArn": ""},
+            ["lexstream:customDomainCertificateArn", "must be set when lexstream:customDomainName"],
+        ),
+        (
+            {"customDomainName": ""},
+            ["lexstream:customDomainName", "must be set when lexstream:customDomainCertificateArn"],
+        ),
+        (
+            {"customDomainName": "", "customDomainCertificateArn": ""},
+            ["lexstream:customDomainHostedZoneId", "only applies with lexstream:customDomainName"],
+        ),
+        (
+            {"customDomainCertificateArn": OTHER_REGION_CERTIFICATE},
+            ["lexstream:customDomainCertificateArn", "in its region eu-west-1", "us-east-1"],
+        ),
+        (
+            {
+                "customDomainCertificateArn": OTHER_REGION_CERTIFICATE.replace(
+                    "123456789012", "210987654321"
+                ).replace("us-east-1", "eu-west-1")
+            },
+            ["lexstream:customDomainCertificateArn", "account 123456789012"],
+        ),
+        (
+            {
+                "aws:region": "cn-north-1",
+                "alarmTopicArn": "",
+                "customDomainCertificateArn": OTHER_REGION_CERTIFICATE.replace(
+                    "us-east-1", "cn-north-1"
+                ),
+            },
+            ["lexstream:customDomainCertificateArn", "(partition aws-cn)"],
+        ),
+        (
+            {"customDomainCertificateArn": "arn:aws:iam::123456789012:server-certificate/chat"},
+            ["lexstream:customDomainCertificateArn", "must be an ACM certificate ARN"],
+        ),
+        (
+            {"customDomainName": "https://chat.example.com"},
+            ["lexstream:customDomainName", "lower-case domain name"],
+        ),
+        ({"customDomainName": "Chat.Example.com"}, ["lexstream:customDomainName", "lower-case"]),
+        ({"customDomainName": "*.example.com"}, ["lexstream:customDomainName", "no wildcard"]),
+        ({"customDomainName": "localhost"}, ["lexstream:customDomainName", "chat.example.com"]),
+        (
+            {"customDomainHostedZoneId": "/hostedzone/Z0123456789"},
+            ["lexstream:customDomainHostedZoneId", "without /hostedzone/"],
+        ),
+        (
+            {"alarmTopicArn": "arn:aws:sns:us-east-1:123456789012:ops-alerts"},
+            ["lexstream:alarmTopicArn", "region eu-west-1", "us-east-1"],
+        ),
+        (
+            {"alarmTopicArn": "arn:aws:sqs:eu-west-1:123456789012:ops-alerts"},
+            ["lexstream:alarmTopicArn", "must be an SNS topic ARN"],
+        ),
+        ({"alarms": False}, ["lexstream:alarmTopicArn", "only applies with lexstream:alarms on"]),
+        ({"dashboard": "yes"}, ["lexstream:dashboard", "true or false"]),
+    ],
+)
+def test_bad_monitoring_and_domain_config_fails_naming_the_keys(
+    overrides: dict[str, object], expected: list[str]
+) -> None:
+    # staging sets a topic, a domain, its certificate and a zone, in eu-west-1.
+    with pytest.raises(StackProgramError) as failure:
+        record_stack("staging", overrides)
+    assert failure.value.error_type == "StackConfigError"
+    for fragment in expected:
+        assert fragment in str(failure.value)
+
+
+def test_a_topic_in_another_account_of_the_region_is_accepted() -> None:
+    topic = "arn:aws:sns:eu-west-1:210987654321:central-alerts"
+    record = record_stack("staging", {"alarmTopicArn": topic})
+    alarms = record.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarms and all(a.inputs["alarmActions"] == [topic] for a in alarms)
+
+
+def test_staging_sets_every_monitoring_and_domain_key() -> None:
+    config = stack_config("staging")
+    for key in ("customDomainName", "customDomainCertificateArn", "customDomainHostedZoneId"):
+        assert config[f"lexstream:{key}"], key
+    assert config["lexstream:alarmTopicArn"].startswith("arn:aws:sns:eu-west-1:")
+    assert config["lexstream:alarms"] == config["lexstream:dashboard"] == "true"
+    assert config["lexstream:authMode"] == "iam"

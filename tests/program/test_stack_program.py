@@ -431,7 +431,10 @@ def test_outputs_are_what_the_lex_web_ui_needs(record: StackRecord) -> None:
     stage = v.setting(record, "stageName")
     host = f"{api_id}.execute-api.{v.region(record)}.{v.dns_suffix(record)}"
     exports = record.exports
-    assert exports["websocket_url"] == f"wss://{host}/{stage}"
+    # On a custom domain the stage is mapped at the root; fulfillment functions still
+    # post to the execute-api URL.
+    domain = v.setting(record, "customDomainName")
+    assert exports["websocket_url"] == (f"wss://{domain}" if domain else f"wss://{host}/{stage}")
     assert exports["callback_url"] == f"https://{host}/{stage}"
     assert exports["table_name"] == v.table(record, "connections").outputs["name"]
     assert exports["api_id"] == api_id

@@ -64,6 +64,7 @@ def test_merges_to_main_update_every_stack_dev_first() -> None:
     assert sorted(updates) == stack_names()
     assert all(job["with"]["command"] == "up" for _, job in updates.values())
     assert updates["prod"][1]["needs"] == updates["dev"][0]
+    assert updates["staging"][1]["needs"] == updates["dev"][0]
 
 
 def test_only_updates_run_in_the_stacks_protected_environment() -> None:
