@@ -10,11 +10,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import NoReturn
 
 from lexstream_runtime import contract
 
 from .stack import SESSION_ID_KINDS, LocalStack, StackError, StackSettings
+from .terminal import Terminal
 
 DEFAULT_PORT = 8080
 
@@ -154,7 +155,10 @@ def build_parser() -> OneLineParser:
         help="delay added to every post_to_connection, in milliseconds (default 0)",
     )
     parser.add_argument(
-        "--verbose", action="store_true", help="also show the functions' own JSON log lines"
+        "--verbose",
+        action="store_true",
+        help="print every post and the functions' own log lines too, not only one line per "
+        "connect, turn and disconnect",
     )
     return parser
 
@@ -181,29 +185,6 @@ def parse_arguments(
     ), arguments.verbose
 
 
-class FunctionOutput:
-    """Sends what the functions print (one JSON line per decision) to a debug logger.
-
-    On Lambda that output goes to CloudWatch; in the terminal it would drown the concise
-    lines, so it shows only with --verbose. Output from other threads passes through.
-    """
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.logger = logging.getLogger("lexstream.local.functions")
-
-    def write(self, text: str) -> int:
-        if threading.current_thread().name.startswith("lambda"):
-            for line in text.splitlines():
-                if line.strip():
-                    self.logger.debug("%s", line)
-            return len(text)
-        return self.stream.write(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     settings, verbose = parse_arguments(argv, parser)
@@ -212,14 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(asctime)s  %(message)s", datefmt="%H:%M:%S"
     )
     logging.getLogger("lexstream").setLevel(logging.INFO)
-    logging.getLogger("lexstream.local.functions").setLevel(
-        logging.DEBUG if verbose else logging.WARNING
-    )
-    sys.stdout = FunctionOutput(sys.stdout)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        stack = LocalStack(settings).start()
+        stack = LocalStack(settings)
+        stack.activity.subscribe(Terminal(verbose))
+        stack.start()
     except StackError as error:
         print(f"error: {error.describe(parser.flag_of)}", file=sys.stderr)
         return 2

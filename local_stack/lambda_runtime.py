@@ -4,11 +4,17 @@ Each function gets its archive laid out in a private folder (the same files the
 component zips), one cold init with the environment the component sets, and a fresh
 context per invocation. Invocations may run concurrently on threads, so handlers must
 be thread-safe, which boto3 clients are.
+
+What a handler prints is its log (on Lambda, CloudWatch's). By default it reaches this
+process's stdout; a function given `output` hands each line to that callback instead,
+for what its cold init and invocations print on their own thread. (Threads a handler
+starts itself, such as the helper's sender, still print to stdout.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
 import itertools
 import os
@@ -29,6 +35,62 @@ from functions import layout
 
 _ENV_LOCK = threading.Lock()
 _instance_ids = itertools.count(1)
+# The line callback of the function running on this thread, if it has one.
+_current_output: contextvars.ContextVar[_LineBuffer | None] = contextvars.ContextVar(
+    "lambda_output", default=None
+)
+
+
+class _LineBuffer:
+    """Collects one invocation's printed text and hands on every complete line."""
+
+    def __init__(self, output: Callable[[str], None]) -> None:
+        self.output = output
+        self.partial = ""
+
+    def write(self, text: str) -> None:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self.output(line)
+
+    def flush(self) -> None:
+        if self.partial:
+            self.output(self.partial)
+            self.partial = ""
+
+
+class _RoutedStdout:
+    """sys.stdout while functions with `output` may run: their text goes to their
+    callback, everyone else's to the stream it replaced."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        buffer = _current_output.get()
+        if buffer is None:
+            return self.stream.write(text)
+        buffer.write(text)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def _printing_to(output: Callable[[str], None] | None) -> Iterator[None]:
+    if output is None:
+        yield
+        return
+    if not isinstance(sys.stdout, _RoutedStdout):
+        sys.stdout = _RoutedStdout(sys.stdout)
+    buffer = _LineBuffer(output)
+    token = _current_output.set(buffer)
+    try:
+        yield
+    finally:
+        _current_output.reset(token)
+        buffer.flush()
 
 
 class LambdaContext:
@@ -55,7 +117,9 @@ class LambdaContext:
 class LambdaFunction:
     """One deployed function: archive files, handler, environment, timeout.
 
-    `files` maps archive paths to source files, as `functions.layout` returns them.
+    `files` maps archive paths to source files, as `functions.layout` returns them;
+    `output`, when given, receives each line the function prints (see the module
+    docstring), else the lines go to stdout.
     """
 
     def __init__(
@@ -67,6 +131,7 @@ class LambdaFunction:
         timeout_s: float = 10.0,
         memory_mb: int = 256,
         region: str = "us-east-1",
+        output: Callable[[str], None] | None = None,
     ) -> None:
         if "." not in handler:
             raise ValueError(f"handler {handler!r} must look like 'module.function'")
@@ -77,6 +142,7 @@ class LambdaFunction:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.region = region
+        self.output = output
         self.instance_id = next(_instance_ids)
         self._handler: Callable[[Any, Any], Any] | None = None
         self._init_lock = threading.Lock()
@@ -97,11 +163,13 @@ class LambdaFunction:
 
     def initialize(self) -> None:
         """Run the cold init now (Lambda does it before the first invocation)."""
-        self._cold_init()
+        with _printing_to(self.output):
+            self._cold_init()
 
     def invoke(self, event: Any) -> Any:
-        handler = self._cold_init()
-        return handler(event, LambdaContext(self))
+        with _printing_to(self.output):
+            handler = self._cold_init()
+            return handler(event, LambdaContext(self))
 
     __call__ = invoke
 

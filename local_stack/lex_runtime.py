@@ -197,7 +197,8 @@ class LexRuntime:
         self.turns += 1
         characters = sum(len(str(m.get("content", ""))) for m in messages)
         streaming = contract.SESSION_ATTR_ENDPOINT in attributes
-        log.info(
+        # The stack reports turns on its activity channel; this line is for other callers.
+        log.debug(
             "turn %s: %d characters in %.1f s%s",
             session_id,
             characters,

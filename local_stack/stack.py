@@ -18,10 +18,13 @@ the local stack runs what `pulumi up` would deploy without any stack config.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import math
 import os
 import re
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,10 +37,12 @@ import botocore.session
 import yaml
 from aiohttp import web
 from lexstream_runtime import contract
+from lexstream_runtime.logs import identity_tag
 
 from components.args import ExampleFulfillmentArgs, InvalidArgumentError, StreamingBackendArgs
 from functions import declarations, layout
 
+from .activity import Activity, FunctionPrinted, TurnEnded
 from .bedrock import LocalBedrock
 from .dynamodb import EmbeddedDynamoDB, dynamodb_client, ensure_stack_tables
 from .gateway import LocalGateway
@@ -298,6 +303,9 @@ def handler_parts(spec: str) -> tuple[Path, str]:
 class LocalStack:
     """Everything the streaming path needs, started and stopped together.
 
+    What happens (connects, turns, posts, disconnects, the functions' log lines) is
+    reported on `self.activity`; `scripts/local` prints it.
+
     Args:
         settings: what to run; None fields take Pulumi.yaml's defaults.
     """
@@ -312,6 +320,10 @@ class LocalStack:
         self.gateway: LocalGateway | None = None
         self._process_environment: patched_environ | None = None
         self._had_static_credentials = "AWS_ACCESS_KEY_ID" in os.environ
+        self.activity = Activity()
+        # The fulfillment helper's last `stream_closed` line per session id.
+        self._stream_reports: dict[str, dict[str, Any]] = {}
+        self._stream_reports_lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -511,6 +523,7 @@ class LocalStack:
                 timeout_s=declaration.timeout_seconds,
                 memory_mb=declaration.memory_mb,
                 region=settings.region,
+                output=self._function_output(declaration.name),
             )
         example = declarations.BEDROCK_FULFILLMENT
         fulfillment_environment = {**service, **example.environment_from(values)}
@@ -521,6 +534,7 @@ class LocalStack:
                 timeout_s=example.timeout_seconds,
                 memory_mb=example.memory_mb,
                 region=settings.region,
+                output=self._function_output("fulfillment"),
             )
         else:
             path, function = handler_parts(settings.handler)
@@ -532,6 +546,7 @@ class LocalStack:
                 timeout_s=example.timeout_seconds,
                 memory_mb=example.memory_mb,
                 region=settings.region,
+                output=self._function_output("fulfillment"),
             )
             log.info("fulfillment: %s", settings.handler)
         self.functions["fulfillment"] = fulfillment
@@ -550,7 +565,7 @@ class LocalStack:
 
     def _start_gateway(self) -> None:
         settings = self.settings
-        self.lex = LexRuntime(self._invoker("fulfillment"))
+        self.lex = LexRuntime(self._fulfill)
         routes = {
             contract.ROUTE_CONNECT: self._invoker("connect"),
             contract.ROUTE_DISCONNECT: self._invoker("disconnect"),
@@ -573,6 +588,7 @@ class LocalStack:
             # any site the developer visits could otherwise drive them (with --bedrock,
             # on the developer's AWS bill).
             own_origin_only=True,
+            activity=self.activity,
         )
         try:
             self.gateway.start()
@@ -623,6 +639,49 @@ class LocalStack:
 
         return invoke
 
+    def _fulfill(self, event: Any) -> Any:
+        """Invoke the fulfillment for one Lex turn and report the turn: from the helper's
+        `stream_closed` line when it printed one, else from what the gateway delivered to
+        the session's sockets meanwhile."""
+        session_id = str(event.get("sessionId", "")) if isinstance(event, dict) else ""
+        invoke = self._invoker("fulfillment")
+        started = time.monotonic()
+        response: Any = None
+        failed: str | None = None
+        with self._gateway().tally_posts(session_id) as tally:
+            try:
+                response = invoke(event)
+            except Exception as error:
+                failed = f"{type(error).__name__}: {error}"
+                raise
+            finally:
+                with self._stream_reports_lock:
+                    # The helper logs a Cognito identity id as its tag.
+                    report = self._stream_reports.pop(session_id, None)
+                    tagged = self._stream_reports.pop(identity_tag(session_id), None)
+                    report = report or tagged
+                self.activity.emit(
+                    _turn_ended(session_id, started, response, report, tally, failed)
+                )
+        return response
+
+    def _function_output(self, name: str) -> Callable[[str], None]:
+        """Where function `name`'s printed lines go: the activity channel, and the
+        helper's `stream_closed` line also to the turn it reports on."""
+
+        def printed(line: str) -> None:
+            if name == "fulfillment" and '"stream_closed"' in line:
+                try:
+                    fields = json.loads(line)
+                except ValueError:
+                    fields = None
+                if isinstance(fields, dict) and fields.get("event") == "stream_closed":
+                    with self._stream_reports_lock:
+                        self._stream_reports[str(fields.get("sessionId"))] = fields
+            self.activity.emit(FunctionPrinted(name, line))
+
+        return printed
+
     def _page_routes(self) -> list[web.RouteDef]:
         async def index(request: web.Request) -> web.FileResponse:
             return web.FileResponse(PAGE_DIR / "index.html")
@@ -649,6 +708,51 @@ class LocalStack:
             web.post("/identity", identity),
             web.static("/static", PAGE_DIR),
         ]
+
+
+def _turn_ended(
+    session_id: str,
+    started: float,
+    response: Any,
+    report: Mapping[str, Any] | None,
+    tally: Any,
+    failed: str | None,
+) -> TurnEnded:
+    messages = response.get("messages") if isinstance(response, dict) else None
+    characters = sum(len(str(m.get("content", ""))) for m in messages or [] if isinstance(m, dict))
+    seconds = time.monotonic() - started
+    # Time to the first text on screen: from the turn's start to the gateway's first post.
+    first_text_ms = None if tally.first_post_at is None else (tally.first_post_at - started) * 1000
+    if report is None:
+        # A fulfillment that does not use the helper: what the gateway saw.
+        return TurnEnded(
+            session_id,
+            seconds,
+            characters,
+            tally.posts,
+            tally.bytes_posted,
+            None,
+            first_text_ms,
+            None,
+            "streamed" if tally.posts else "not streamed",
+            failed,
+        )
+    ended = report.get("outcome")
+    if not ended:
+        stop = report.get("stopReason")
+        ended = (stop or "complete") if report.get("streaming") else f"off_{stop or 'unknown'}"
+    return TurnEnded(
+        session_id,
+        seconds,
+        characters,
+        int(report.get("messagesPosted") or 0),
+        int(report.get("bytesPosted") or 0),
+        int(report.get("retries") or 0),
+        first_text_ms,
+        report.get("firstPostDelayMs"),
+        str(ended),
+        failed,
+    )
 
 
 def _is_loopback(url: str) -> bool:

@@ -14,6 +14,7 @@ import datetime
 import os
 import struct
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
@@ -27,6 +28,27 @@ from botocore.credentials import Credentials
 from local_stack.bedrock import ModelRequest, default_answer
 from local_stack.identity import LocalCredentials
 from tests.stock_web_ui import stock_connect_url, stock_session_attributes, stock_session_id
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_environment(home: Path) -> dict[str, str]:
+    """The environment `python -m local_stack` runs with in tests: this project importable,
+    `home` as HOME, and no AWS credentials, config or instance metadata."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") and not name.startswith("LEXSTREAM_")
+    }
+    environment.update(
+        PYTHONPATH=str(ROOT),
+        HOME=str(home),
+        AWS_CONFIG_FILE=str(home / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
+        # Never ask the instance metadata service: only loopback traffic here.
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return environment
 
 
 class RawWebSocket:

@@ -3,7 +3,6 @@ names the flag and the value and says what would be valid, and nothing left behi
 
 from __future__ import annotations
 
-import os
 import shlex
 import socket
 import subprocess
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from local_stack_helpers import cli_environment
 
 from local_stack.__main__ import build_parser
 
@@ -116,20 +116,7 @@ def run_cli(args: list[str], tmp_path: Path) -> Run:
     its own temp folder and no AWS credentials or config."""
     temp_dir = tmp_path / "tmp"
     temp_dir.mkdir()
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_") and not name.startswith("LEXSTREAM_")
-    }
-    environment.update(
-        PYTHONPATH=str(ROOT),
-        TMPDIR=str(temp_dir),
-        HOME=str(tmp_path),
-        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
-        # Never ask the instance metadata service: only loopback traffic here.
-        AWS_EC2_METADATA_DISABLED="true",
-    )
+    environment = {**cli_environment(tmp_path), "TMPDIR": str(temp_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "local_stack", *args],
         cwd=ROOT,
