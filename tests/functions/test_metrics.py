@@ -172,32 +172,49 @@ def test_a_turn_that_does_not_stream_records_why_and_no_first_post_delay(event, 
     assert closed["outcome"] in contract.TURN_OUTCOMES
 
 
+@pytest.fixture
+def aliased_example(make_function, make_bedrock, event, connection_table):
+    """`aliased_example(gateway, answer, streaming_endpoint, **environment)` → (the example
+    function, pinned to `gateway`'s callback URL with DOMAIN_URL as its alias, and the Lex
+    event of a turn whose browser names `streaming_endpoint`)."""
+
+    def make(gateway: Any, answer: str, streaming_endpoint: str, **environment: str):
+        bedrock = make_bedrock(answer=lambda request: answer, tokens_per_second=2000.0)
+        example = make_function(
+            "bedrock_fulfillment",
+            {
+                "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
+                contract.ENV_MODEL_ID: "anthropic.claude-3-haiku-20240307-v1:0",
+                contract.ENV_SYSTEM_PROMPT: "Be brief.",
+                contract.ENV_MAX_TOKENS: "100",
+                contract.ENV_CALLBACK_URL: gateway.callback_url,
+                contract.ENV_CALLBACK_ALIAS: DOMAIN_URL,
+                **environment,
+            },
+        )
+        lex_event = event("lexv2-fulfillment-streaming")
+        lex_event["sessionState"]["sessionAttributes"] = {
+            contract.SESSION_ATTR_ENDPOINT: streaming_endpoint,
+            contract.SESSION_ATTR_TABLE: connection_table,
+        }
+        return example, lex_event
+
+    return make
+
+
 def test_the_example_records_its_turn_under_the_namespace_it_is_given(
-    make_function, make_bedrock, routes, make_gateway, open_socket, event, connection_table, capsys
+    aliased_example, routes, make_gateway, open_socket, capsys
 ):
     gateway = make_gateway(routes())
-    client = open_socket(
-        f"{gateway.websocket_url}?{contract.CONNECT_QUERY_PARAMETER}={quote(SESSION)}"
+    query = f"{contract.CONNECT_QUERY_PARAMETER}={quote(SESSION)}"
+    client = open_socket(f"{gateway.websocket_url}?{query}")
+    # The socket is on the stage's custom domain, so the browser names the domain.
+    example, lex_event = aliased_example(
+        gateway,
+        "A short answer.",
+        DOMAIN_URL,
+        **{contract.ENV_METRICS_NAMESPACE: NAMESPACE},
     )
-    bedrock = make_bedrock(answer=lambda request: "A short answer.", tokens_per_second=2000.0)
-    example = make_function(
-        "bedrock_fulfillment",
-        {
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
-            contract.ENV_MODEL_ID: "anthropic.claude-3-haiku-20240307-v1:0",
-            contract.ENV_SYSTEM_PROMPT: "Be brief.",
-            contract.ENV_MAX_TOKENS: "100",
-            contract.ENV_CALLBACK_URL: gateway.callback_url,
-            # The socket is on the stage's custom domain, so the browser names the domain.
-            contract.ENV_CALLBACK_ALIAS: DOMAIN_URL,
-            contract.ENV_METRICS_NAMESPACE: NAMESPACE,
-        },
-    )
-    lex_event = event("lexv2-fulfillment-streaming")
-    lex_event["sessionState"]["sessionAttributes"] = {
-        contract.SESSION_ATTR_ENDPOINT: DOMAIN_URL,
-        contract.SESSION_ATTR_TABLE: connection_table,
-    }
     capsys.readouterr()
 
     example.invoke(lex_event)
@@ -211,27 +228,10 @@ def test_the_example_records_its_turn_under_the_namespace_it_is_given(
 
 @pytest.mark.parametrize("endpoint", ["https://other.example.com", "https://chat.example.com/Prod"])
 def test_only_the_alias_itself_stands_for_the_callback_url(
-    make_function, make_bedrock, make_gateway, event, connection_table, endpoint, capsys
+    aliased_example, make_gateway, endpoint, capsys
 ):
     gateway = make_gateway({})
-    bedrock = make_bedrock(answer=lambda request: "Still answered.", tokens_per_second=2000.0)
-    example = make_function(
-        "bedrock_fulfillment",
-        {
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
-            contract.ENV_MODEL_ID: "anthropic.claude-3-haiku-20240307-v1:0",
-            contract.ENV_SYSTEM_PROMPT: "Be brief.",
-            contract.ENV_MAX_TOKENS: "100",
-            contract.ENV_CALLBACK_URL: gateway.callback_url,
-            contract.ENV_CALLBACK_ALIAS: DOMAIN_URL,
-        },
-    )
-    lex_event = event("lexv2-fulfillment-streaming")
-    lex_event["sessionState"]["sessionAttributes"] = {
-        contract.SESSION_ATTR_ENDPOINT: endpoint,
-        contract.SESSION_ATTR_TABLE: connection_table,
-    }
-
+    example, lex_event = aliased_example(gateway, "Still answered.", endpoint)
     capsys.readouterr()
 
     response = example.invoke(lex_event)
