@@ -148,6 +148,11 @@ def build_parser() -> OneLineParser:
         help="quota period",
     )
     parser.add_argument(
+        "--quota-per-identity-limit",
+        type=whole_number,
+        help="connects one identity may make per quota period (with --auth iam)",
+    )
+    parser.add_argument(
         "--callback-latency-ms",
         dest="callback_latency_s",
         type=milliseconds,
@@ -180,6 +185,7 @@ def parse_arguments(
         handler=arguments.handler,
         quota_limit=arguments.quota_limit,
         quota_period=arguments.quota_period,
+        quota_per_identity_limit=arguments.quota_per_identity_limit,
         callback_latency_s=arguments.callback_latency_s,
         session_ids=arguments.session_ids,
     ), arguments.verbose

@@ -70,6 +70,8 @@ BAD_FLAGS = [
     BadFlag("--quota-limit 0", "0", "a whole number of at least 1"),
     BadFlag("--quota-limit many", "'many'", "a whole number"),
     BadFlag("--quota-period YEAR", "'YEAR'", "one of DAY, WEEK, MONTH"),
+    BadFlag("--quota-per-identity-limit 0", "0", "a whole number of at least 1"),
+    BadFlag("--quota-per-identity-limit lots", "'lots'", "a whole number"),
     BadFlag("--callback-latency-ms -5", "'-5'", "milliseconds, 0 or more"),
     BadFlag("--callback-latency-ms slow", "'slow'", "a number"),
     BadFlag("--verbose=1", "'1'", "--help lists the flags"),

@@ -8,6 +8,7 @@ import pytest
 from lexstream_runtime import contract
 
 from functions import declarations, layout
+from local_stack.__main__ import parse_arguments
 from tests.program.harness import record_stack, stack_names
 
 FUNCTION = "aws:lambda/function:Function"
@@ -55,3 +56,13 @@ def test_a_declaration_names_a_missing_setting_and_refuses_an_unknown_one():
         declarations.FunctionDeclaration("connect", 10, {"X": "no_such_setting"}, ())
     with pytest.raises(ValueError, match="unknown resource"):
         declarations.Grant(("dynamodb:Scan",), "everything", "no")
+
+
+def test_the_per_identity_limit_flag_reaches_the_connect_function(make_stack):
+    settings, _ = parse_arguments(["--quota-per-identity-limit", "7", "--auth", "iam"])
+    stack = make_stack(
+        auth_mode=settings.auth_mode, quota_per_identity_limit=settings.quota_per_identity_limit
+    )
+
+    environment = stack.functions["connect"].environment
+    assert environment[contract.ENV_QUOTA_PER_IDENTITY_LIMIT] == "7"
