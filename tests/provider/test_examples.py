@@ -1,5 +1,5 @@
 """The YAML example program uses only what the served schema declares, with values of
-the declared types (the TypeScript example is not type-checked: see docs/any-language.md)."""
+the declared types (the TypeScript example is type-checked in test_typescript_example)."""
 
 from __future__ import annotations
 
