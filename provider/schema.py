@@ -201,10 +201,19 @@ class _TypeWalk:
             if isinstance(field.default, bool | int | float | str):
                 spec["default"] = field.default
             # The Python arguments are plain values, validated when the component is built,
-            # so the SDKs take plain values too (not outputs of other resources).
-            spec["plain"] = True
-            properties[property_name(field.name)] = spec
+            # so the SDKs take plain values too (not outputs of other resources), down to
+            # every list item and map value.
+            properties[property_name(field.name)] = _plain_throughout(spec)
         return properties
+
+
+def _plain_throughout(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` marked plain, with its list items and map values (recursively) too."""
+    for nested in ("items", "additionalProperties"):
+        if isinstance(spec.get(nested), dict):
+            _plain_throughout(spec[nested])
+    spec["plain"] = True
+    return spec
 
 
 def argument_properties(cls: type) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -43,7 +43,12 @@ MISTAKES = {
     "map_argument_of_the_wrong_type": (
         'tags: { team: "support" }',
         "tags: { team: 7 }",
-        "Type 'number' is not assignable to type 'Input<string>'",
+        "Type 'number' is not assignable to type 'string'",
+    ),
+    "resource_output_in_a_plain_list": (
+        'config.requireObject<string[]>("webUiRoleNames")',
+        '[pulumi.output("SupportWebUi-AuthRole")]',
+        "Type 'Output<string>' is not assignable to type 'string'",
     ),
     "resource_output_for_a_plain_argument": (
         'authMode: "iam"',
