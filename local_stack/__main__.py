@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as error:
         print(f"error: {error.describe(parser.flag_of)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl+C while starting: start() has already stopped what it had started.
+        return 130
     try:
         print(
             f"\n  lexstream local stack is running ({stack.settings.auth_mode} auth).\n"
