@@ -255,6 +255,9 @@ def _private_modules(code_dir: Path, names: set[str]) -> Iterator[dict[str, Modu
     """Import `names` afresh from `code_dir` for one function, leaving sys.modules as it was.
 
     Yields the dict that receives the function's own modules once the block ends.
+    While the block runs, the process's own modules of those names (`lexstream_runtime`,
+    which the local stack and the tests import too) are out of sys.modules: code on other
+    threads imports them when its module loads, never during a cold init elsewhere.
     """
 
     def owned(module_name: str) -> bool:

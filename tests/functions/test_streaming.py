@@ -14,10 +14,13 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
+import lexstream_runtime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lexstream_runtime import aws, contract, streaming
+from lexstream_runtime import close_response as package_close_response
+from lexstream_runtime import open_stream as package_open_stream
 from lexstream_runtime.lex import close_response
 from lexstream_runtime.plain_text import markdown_to_plain_text
 from lexstream_runtime.streaming import StreamingTurn, open_stream, utf8_frames
@@ -542,12 +545,12 @@ def test_a_lex_event_with_a_missing_session_id_collects_quietly(live):
 
 
 def test_the_helper_can_be_imported_from_the_package_as_a_layer_user_would():
-    import lexstream_runtime as runtime
-
-    assert runtime.open_stream is open_stream
-    assert runtime.close_response is close_response
+    # Imported when this module loads: while a local function's cold init runs on another
+    # thread, the process's lexstream_runtime modules are that archive's (lambda_runtime).
+    assert package_open_stream is open_stream
+    assert package_close_response is close_response
     with pytest.raises(AttributeError, match="no_such_name"):
-        _ = runtime.no_such_name
+        _ = lexstream_runtime.no_such_name
 
 
 OWN_CALLBACK_URL = "https://abc123defg.execute-api.us-east-1.amazonaws.com/Prod"
