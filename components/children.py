@@ -14,14 +14,10 @@ from .args import ResourceDraft, Transform
 R = TypeVar("R", bound=pulumi.CustomResource)
 
 
+@functools.cache
 def taggable(resource_type: type[pulumi.CustomResource]) -> bool:
     """Whether a resource type takes `tags` (pulumi-aws declares every input of a type as a
     parameter of its `_internal_init`)."""
-    return _taggable(resource_type)
-
-
-@functools.cache
-def _taggable(resource_type: type[pulumi.CustomResource]) -> bool:
     init = getattr(resource_type, "_internal_init", None)
     return init is not None and "tags" in inspect.signature(init).parameters
 
