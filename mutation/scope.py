@@ -1,0 +1,123 @@
+"""What the mutation run mutates, which tests may catch it, and which mutants it plants.
+
+Each target is one module, optionally narrowed to some of its functions: a wrong line
+there is a security or money bug. Its `tests` are where the run looks; coverage then picks,
+per mutant, only those of them that execute the mutated lines. A test
+(tests/test_mutation_scope.py) checks that every path and function named here exists, so
+this list cannot silently name code that has moved.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    """One module to mutate.
+
+    Args:
+        name: the module's name in the report.
+        path: the file, relative to the repository root.
+        tests: test files or folders that may catch its mutants.
+        functions: only mutate inside these functions or methods (`Class.method`, or a
+            class name for all of its methods); empty: the whole module.
+    """
+
+    name: str
+    path: str
+    tests: tuple[str, ...]
+    functions: tuple[str, ...] = ()
+
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        name="origin check",
+        path="local_stack/gateway/own_origin.py",
+        tests=(
+            "tests/local_stack/test_page_origin.py",
+            "tests/local_stack/test_origin_extensions.py",
+        ),
+    ),
+    Target(
+        name="quota",
+        path="functions/lexstream_runtime/quota.py",
+        tests=(
+            "tests/functions/test_quota.py",
+            "tests/functions/test_quota_fairness.py",
+            "tests/functions/test_connect.py",
+            "tests/functions/test_default.py",
+        ),
+    ),
+    Target(
+        name="session ownership",
+        path="functions/lexstream_runtime/sessions.py",
+        tests=(
+            "tests/functions/test_session_ownership.py",
+            "tests/functions/test_connect.py",
+        ),
+    ),
+    Target(
+        name="connect",
+        path="functions/connect/on_connect.py",
+        tests=(
+            "tests/functions/test_connect.py",
+            "tests/functions/test_session_ownership.py",
+            "tests/functions/test_quota.py",
+        ),
+    ),
+    Target(
+        name="callback URL policy",
+        path="functions/lexstream_runtime/streaming.py",
+        functions=("callback_url_problem", "_same_endpoint", "_endpoint_key", "callback_url_of"),
+        tests=("tests/functions/test_streaming_rules.py", "tests/functions/test_streaming.py"),
+    ),
+    Target(
+        name="SigV4 verifier",
+        path="local_stack/sigv4.py",
+        tests=("tests/local_stack/test_sigv4.py",),
+    ),
+    Target(
+        name="provider input conversion",
+        path="provider/schema.py",
+        functions=("args_from_inputs", "_from_wire", "error_message"),
+        tests=("tests/provider/test_provider_construct.py",),
+    ),
+)
+
+# Which of cosmic-ray's binary operator replacements to plant: the plausible slip for
+# each operator, not every other operator (`a + b` → `a << b` only fails with a
+# TypeError, and twelve of them per `+` would take most of the time budget).
+BINARY_SLIPS: dict[str, frozenset[str]] = {
+    "Add": frozenset({"Sub"}),
+    "Sub": frozenset({"Add"}),
+    "Mul": frozenset({"Div", "Add"}),
+    "Div": frozenset({"Mul", "FloorDiv"}),
+    "FloorDiv": frozenset({"Div", "Mul"}),
+    "Mod": frozenset({"FloorDiv"}),
+    "Pow": frozenset({"Mul"}),
+    "BitOr": frozenset({"BitAnd"}),
+    "BitAnd": frozenset({"BitOr"}),
+    "BitXor": frozenset({"BitOr"}),
+    "LShift": frozenset({"RShift"}),
+    "RShift": frozenset({"LShift"}),
+}
+# `==` → `is` depends on whether CPython happens to intern a value: not a behaviour a
+# test can pin, so comparisons become identity checks only when they already were one.
+IDENTITY_OPERATORS = frozenset({"Is", "IsNot"})
+
+# Mutants that change nothing observable, by module path: `mutation.__main__.mutant_key`
+# (operator and the line's text) → why no test can tell them apart. They are left out
+# of the score.
+EQUIVALENT: dict[str, dict[str, str]] = {}
+
+
+def find_definition(tree: ast.AST, name: str) -> ast.AST | None:
+    """The function or class `name` ("Class.method") names at the top of `tree`, or None."""
+    first, _, rest = name.partition(".")
+    for node in getattr(tree, "body", []):
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        if isinstance(node, kinds) and node.name == first:
+            return find_definition(node, rest) if rest else node
+    return None
