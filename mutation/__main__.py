@@ -1,13 +1,15 @@
 """Run the mutation run: `python -m mutation [--only NAME ...] [--list]` (scripts/mutation).
 
-For each target in `scope.TARGETS`, one module at a time:
+It works on a copy of the committed tree (HEAD), never on the working tree. For each
+target in `scope.TARGETS`, one module at a time:
 1. its tests run once under coverage, recording which test executes which line, and must
    pass;
 2. cosmic-ray lists the module's mutants; those outside the target's functions, inside
    type annotations, or of a kind `scope` does not plant are marked skipped;
-3. each remaining mutant is applied to the file in place (cosmic-ray restores it), and
+3. each remaining mutant is applied to the copy's file (cosmic-ray restores it after), and
    only the tests that execute its lines run, fastest first, stopping at the first
-   failure. A mutant that no test executes survives without a run.
+   failure (for a line outside any function, which runs at import: every test that
+   executes the module). A mutant that no test executes survives without a run.
 
 Results: `mutation/results/<module>.json` per module, and `mutation/results/latest.md`
 with every module measured so far. cosmic-ray's own session database for each module is
@@ -65,27 +67,41 @@ def main(argv: list[str]) -> int:
         return 0
     targets = _chosen(args.only, parser)
     os.chdir(ROOT)
-    _dirty = [t.path for t in targets if _has_changes(t.path)]
-    if _dirty:
-        parser.error(
-            f"uncommitted changes in {', '.join(_dirty)}: the run mutates these files in "
-            "place and restores them from their committed content; commit or stash first"
-        )
-    # A stop signal unwinds like Ctrl+C, so cosmic-ray puts back the file it mutated.
+    commit = _git("rev-parse", "--short", "HEAD")
+    for target in targets:
+        if _has_changes(target.path):
+            print(f"note: {target.path} has uncommitted changes; the run measures {commit}")
+    # Stopped by a signal, it unwinds as on Ctrl+C: servers stop, the copy is removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     RESULTS.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="lexstream-mutation-") as scratch,
         running_dynamodb_local(Path(scratch) / "dynamodb-local.log") as endpoint,
     ):
+        tree = committed_tree(Path(scratch) / "tree")
         os.environ[SHARED_DYNAMODB_LOCAL] = endpoint
+        # The copy's own code first: `lexstream_runtime` is installed from this folder.
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(tree / "functions"), str(tree)])
+        os.chdir(tree)
         for target in targets:
-            summary = run_target(target, Path(scratch))
+            summary = run_target(target, tree, Path(scratch), commit)
             (RESULTS / f"{_slug(target)}.json").write_text(json.dumps(summary, indent=1))
             print(_summary_line(summary), flush=True)
     report = write_report()
     print(f"\nwrote {report.relative_to(ROOT)}")
     return 0
+
+
+def committed_tree(tree: Path) -> Path:
+    """The committed files of HEAD in `tree`: mutants are planted there, never in the
+    working tree, so the run measures one commit and an interrupted run leaves nothing
+    mutated behind."""
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", "HEAD"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    if (ROOT / "node_modules").is_dir():
+        (tree / "node_modules").symlink_to(ROOT / "node_modules")
+    return tree
 
 
 def _chosen(only: list[str] | None, parser: argparse.ArgumentParser) -> list[scope.Target]:
@@ -112,37 +128,37 @@ def _has_changes(path: str) -> bool:
 # --- one target -------------------------------------------------------------------------
 
 
-def run_target(target: scope.Target, scratch: Path) -> dict[str, Any]:
+def run_target(target: scope.Target, tree: Path, scratch: Path, commit: str) -> dict[str, Any]:
     started, load_before = time.monotonic(), os.getloadavg()
     source = Path(target.path)
     original = source.read_text()
     print(f"\n== {target.name} ({target.path}): which test runs which line", flush=True)
-    tests_by_line, durations = measure(target, scratch / _slug(target))
+    tests_by_line, durations = measure(target, tree, scratch / _slug(target))
     print(f"   {len(durations)} tests, {len(tests_by_line)} lines executed", flush=True)
     database = RESULTS / f"{_slug(target)}.sqlite"
     outcomes: list[dict[str, Any]] = []
-    try:
-        with use_db(str(database), WorkDB.Mode.create) as work_db:
-            init([source], work_db, {})
-            skipped = skip_out_of_scope(work_db, target, original)
-            pending = list(work_db.pending_work_items)
-            print(f"   {len(pending)} mutants ({skipped} skipped)", flush=True)
-            lines = original.splitlines()
-            for number, item in enumerate(pending, 1):
-                outcome = run_mutant(item, tests_by_line, durations, lines)
-                work_db.set_result(item.job_id, outcome.pop("result"))
-                outcomes.append(outcome)
-                mark = {"killed": ".", "survived": "S", "not run": "N"}.get(outcome["status"], "?")
-                print(mark, end="\n" if number % 60 == 0 else "", flush=True)
-            print()
-    finally:
-        if source.read_text() != original:  # only if cosmic-ray could not put it back
-            source.write_text(original)
+    with use_db(str(database), WorkDB.Mode.create) as work_db:
+        init([source], work_db, {})
+        skipped = skip_out_of_scope(work_db, target, original)
+        pending = list(work_db.pending_work_items)
+        print(f"   {len(pending)} mutants ({skipped} skipped)", flush=True)
+        lines = original.splitlines()
+        at_import = _import_time_lines(ast.parse(original), len(lines))
+        everyone = set().union(*tests_by_line.values())
+        for line in at_import:
+            tests_by_line[line] = everyone
+        for number, item in enumerate(pending, 1):
+            outcome = run_mutant(item, tests_by_line, durations, lines)
+            work_db.set_result(item.job_id, outcome.pop("result"))
+            outcomes.append(outcome)
+            mark = {"killed": ".", "survived": "S", "not run": "N"}.get(outcome["status"], "?")
+            print(mark, end="\n" if number % 60 == 0 else "", flush=True)
+        print()
     return {
         "target": target.name,
         "path": target.path,
         "functions": list(target.functions),
-        "commit": _git("rev-parse", "--short", "HEAD"),
+        "commit": commit,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_time_s": round(time.monotonic() - started, 1),
         "load_before": [round(x, 2) for x in load_before],
@@ -153,7 +169,9 @@ def run_target(target: scope.Target, scratch: Path) -> dict[str, Any]:
     }
 
 
-def measure(target: scope.Target, scratch: Path) -> tuple[dict[int, set[str]], dict[str, float]]:
+def measure(
+    target: scope.Target, tree: Path, scratch: Path
+) -> tuple[dict[int, set[str]], dict[str, float]]:
     """{line: node ids of the tests that execute it} for the target, and each test's time."""
     scratch.mkdir()
     data_file = scratch / ".coverage"
@@ -191,7 +209,7 @@ def measure(target: scope.Target, scratch: Path) -> tuple[dict[int, set[str]], d
     for measured in data.measured_files():
         # Each Lambda archive runs its own copy of the module, in a folder that is gone
         # by now: it is known by its place in the archive.
-        if measured != str(ROOT / target.path) and not measured.endswith(copies):
+        if measured != str(tree / target.path) and not measured.endswith(copies):
             continue
         for line, contexts in data.contexts_by_lineno(measured).items():
             for context in contexts:
@@ -207,6 +225,17 @@ def _archive_names(source: Path) -> tuple[str, ...]:
     for name in layout.FUNCTION_NAMES:
         entries += layout.function_files(name).items()
     return tuple(sorted({f"/{name}" for name, path in entries if path.resolve() == source}))
+
+
+def _import_time_lines(tree: ast.Module, count: int) -> set[int]:
+    """Lines outside every function body: they run when the module is imported, which
+    may happen before any test starts (so coverage credits no test with them), and every
+    test that uses the module depends on them."""
+    inside = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            inside.update(range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1))
+    return set(range(1, count + 1)) - inside
 
 
 def skip_out_of_scope(work_db: WorkDB, target: scope.Target, original: str) -> int:
