@@ -58,6 +58,7 @@ def test_an_origin_that_extends_or_shortens_the_own_origin_is_refused(
 
     assert status == 403
     assert f"Origin {sent!r} is not this stack's page" in text
+    assert gateway.counters.foreign_refused == 1
 
 
 @pytest.mark.parametrize(
@@ -104,6 +105,8 @@ def test_an_http_1_0_request_without_host_is_refused(gateway: LocalGateway):
         (80, "localhost", "http://localhost", True),
         (80, "localhost:80", "http://localhost:80", True),
         (8080, "127.0.0.1", None, False),
+        (79, "localhost", None, False),
+        (81, "127.0.0.1", "http://127.0.0.1", False),
         (8080, "127.0.0.1:8080", "http://127.0.0.1", False),
     ],
 )
