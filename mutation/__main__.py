@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import json
 import os
+import queue
+import resource
 import shlex
 import signal
 import subprocess
@@ -34,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import coverage
 from cosmic_ray.commands import init
 from cosmic_ray.mutating import mutate_and_test
@@ -58,6 +62,13 @@ def main(argv: list[str]) -> int:
         metavar="NAME",
         help="run only this target (its name in the report or its path); repeatable",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="mutants tested at once, each in its own copy of the tree (default: one per core)",
+    )
     parser.add_argument("--list", action="store_true", help="list the targets and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -66,6 +77,8 @@ def main(argv: list[str]) -> int:
             print(f"{target.name}: {target.path}{only}")
         return 0
     targets = _chosen(args.only, parser)
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs} must be 1 or more")
     os.chdir(ROOT)
     commit = _git("rev-parse", "--short", "HEAD")
     for target in targets:
@@ -78,18 +91,22 @@ def main(argv: list[str]) -> int:
         tempfile.TemporaryDirectory(prefix="lexstream-mutation-") as scratch,
         running_dynamodb_local(Path(scratch) / "dynamodb-local.log") as endpoint,
     ):
-        tree = committed_tree(Path(scratch) / "tree")
+        trees = [committed_tree(Path(scratch) / f"tree-{n}") for n in range(args.jobs)]
         os.environ[SHARED_DYNAMODB_LOCAL] = endpoint
-        # The copy's own code first: `lexstream_runtime` is installed from this folder.
-        os.environ["PYTHONPATH"] = os.pathsep.join([str(tree / "functions"), str(tree)])
-        os.chdir(tree)
+        os.environ["PYTHONPATH"] = _python_path(trees[0])
+        os.chdir(trees[0])
         for target in targets:
-            summary = run_target(target, tree, Path(scratch), commit)
+            summary = run_target(target, trees, Path(scratch), commit)
             (RESULTS / f"{_slug(target)}.json").write_text(json.dumps(summary, indent=1))
             print(_summary_line(summary), flush=True)
     report = write_report()
     print(f"\nwrote {report.relative_to(ROOT)}")
     return 0
+
+
+def _python_path(tree: Path) -> str:
+    # The copy's own code first: `lexstream_runtime` is installed from the working tree.
+    return os.pathsep.join([str(tree / "functions"), str(tree)])
 
 
 def committed_tree(tree: Path) -> Path:
@@ -128,12 +145,14 @@ def _has_changes(path: str) -> bool:
 # --- one target -------------------------------------------------------------------------
 
 
-def run_target(target: scope.Target, tree: Path, scratch: Path, commit: str) -> dict[str, Any]:
-    started, load_before = time.monotonic(), os.getloadavg()
+def run_target(
+    target: scope.Target, trees: list[Path], scratch: Path, commit: str
+) -> dict[str, Any]:
+    started, load_before, cpu_before = time.monotonic(), os.getloadavg(), _children_cpu_s()
     source = Path(target.path)
     original = source.read_text()
     print(f"\n== {target.name} ({target.path}): which test runs which line", flush=True)
-    tests_by_line, durations = measure(target, tree, scratch / _slug(target))
+    tests_by_line, durations = measure(target, trees[0], scratch / _slug(target))
     print(f"   {len(durations)} tests, {len(tests_by_line)} lines executed", flush=True)
     database = RESULTS / f"{_slug(target)}.sqlite"
     outcomes: list[dict[str, Any]] = []
@@ -147,12 +166,25 @@ def run_target(target: scope.Target, tree: Path, scratch: Path, commit: str) -> 
         everyone = set().union(*tests_by_line.values())
         for line in at_import:
             tests_by_line[line] = everyone
-        for number, item in enumerate(pending, 1):
-            outcome = run_mutant(item, tests_by_line, durations, lines)
-            work_db.set_result(item.job_id, outcome.pop("result"))
-            outcomes.append(outcome)
-            mark = {"killed": ".", "survived": "S", "not run": "N"}.get(outcome["status"], "?")
-            print(mark, end="\n" if number % 60 == 0 else "", flush=True)
+        free_trees: queue.Queue[Path] = queue.Queue()
+        for tree in trees:
+            free_trees.put(tree)
+
+        def run(item: WorkItem) -> tuple[WorkItem, dict[str, Any]]:
+            tree = free_trees.get()
+            try:
+                return item, run_mutant(item, tree, tests_by_line, durations, lines)
+            finally:
+                free_trees.put(tree)
+
+        with concurrent.futures.ThreadPoolExecutor(len(trees)) as pool:
+            finished = concurrent.futures.as_completed([pool.submit(run, i) for i in pending])
+            for number, future in enumerate(finished, 1):
+                item, outcome = future.result()
+                work_db.set_result(item.job_id, outcome.pop("result"))
+                outcomes.append(outcome)
+                mark = {"killed": ".", "survived": "S", "not run": "N"}.get(outcome["status"], "?")
+                print(mark, end="\n" if number % 60 == 0 else "", flush=True)
         print()
     return {
         "target": target.name,
@@ -161,6 +193,10 @@ def run_target(target: scope.Target, tree: Path, scratch: Path, commit: str) -> 
         "commit": commit,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_time_s": round(time.monotonic() - started, 1),
+        # What the test runs cost in CPU: on an idle machine, about the wall time of a run
+        # with one job (the shared DynamoDB Local's own share is not in it).
+        "cpu_time_s": round(_children_cpu_s() - cpu_before, 1),
+        "jobs": len(trees),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(),
@@ -308,27 +344,36 @@ def _annotation_spans(tree: ast.Module) -> Iterator[Span]:
             )
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_mutant(
     item: WorkItem,
+    tree: Path,
     tests_by_line: dict[int, set[str]],
     durations: dict[str, float],
     lines: list[str],
 ) -> dict[str, Any]:
     (mutation,) = item.mutations
     first, last = mutation.start_pos[0], mutation.end_pos[0]
+    # The same mutant, planted in this job's own copy of the tree.
+    mutations = [attrs.evolve(mutation, module_path=tree / mutation.module_path)]
     tests = sorted(
         set().union(*(tests_by_line.get(n, set()) for n in range(first, last + 1))),
         key=lambda node_id: (durations.get(node_id, 0.0), node_id),
     )
     if tests:
+        pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
         command = shlex.join(
-            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+            ["env", "-C", str(tree), f"PYTHONPATH={_python_path(tree)}", *pytest, *tests]
         )
         budget = 30 + 3 * sum(durations.get(t, 1.0) for t in tests)
-        result = mutate_and_test(item.mutations, command, budget)
+        result = mutate_and_test(mutations, command, budget)
     else:
         # Mutated and put back without a run, only for the diff: nothing would notice it.
-        result = mutate_and_test(item.mutations, "true", 30)
+        result = mutate_and_test(mutations, "true", 30)
         result = WorkResult(
             worker_outcome=result.worker_outcome,
             test_outcome=result.test_outcome,
