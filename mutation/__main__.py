@@ -163,9 +163,11 @@ def run_target(
         print(f"   {len(pending)} mutants ({skipped} skipped)", flush=True)
         lines = original.splitlines()
         at_import = _import_time_lines(ast.parse(original), len(lines))
-        everyone = set().union(*tests_by_line.values())
-        for line in at_import:
-            tests_by_line[line] = everyone
+        if target.by_coverage:
+            everyone = set().union(*tests_by_line.values())
+            tests_by_line.update({line: everyone for line in at_import})
+        else:
+            tests_by_line.update({line: set(durations) for line in range(1, len(lines) + 1)})
         free_trees: queue.Queue[Path] = queue.Queue()
         for tree in trees:
             free_trees.put(tree)
