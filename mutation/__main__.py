@@ -180,13 +180,18 @@ def run_target(
                 free_trees.put(tree)
 
         with concurrent.futures.ThreadPoolExecutor(len(trees)) as pool:
-            finished = concurrent.futures.as_completed([pool.submit(run, i) for i in pending])
-            for number, future in enumerate(finished, 1):
-                item, outcome = future.result()
-                work_db.set_result(item.job_id, outcome.pop("result"))
-                outcomes.append(outcome)
-                mark = {"killed": ".", "survived": "S", "not run": "N"}.get(outcome["status"], "?")
-                print(mark, end="\n" if number % 60 == 0 else "", flush=True)
+            try:
+                finished = concurrent.futures.as_completed([pool.submit(run, i) for i in pending])
+                for future in finished:
+                    item, outcome = future.result()
+                    work_db.set_result(item.job_id, outcome.pop("result"))
+                    outcomes.append(outcome)
+                    mark = {"killed": ".", "survived": "S", "not run": "N"}
+                    print(mark.get(outcome["status"], "?"), end="", flush=True)
+            except BaseException:
+                # Stopped: the mutants not yet started never start.
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         print()
     return {
         "target": target.name,

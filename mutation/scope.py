@@ -49,6 +49,7 @@ TARGETS: tuple[Target, ...] = (
         path="functions/lexstream_runtime/quota.py",
         tests=(
             "tests/functions/test_quota.py",
+            "tests/functions/test_quota_limits_and_expiry.py",
             "tests/functions/test_quota_fairness.py",
             "tests/functions/test_connect.py",
             "tests/functions/test_default.py",
@@ -59,6 +60,7 @@ TARGETS: tuple[Target, ...] = (
         path="functions/lexstream_runtime/sessions.py",
         tests=(
             "tests/functions/test_session_ownership.py",
+            "tests/functions/test_gone_by_status.py",
             "tests/functions/test_connect.py",
         ),
     ),
