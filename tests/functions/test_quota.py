@@ -9,6 +9,9 @@ from lexstream_runtime import contract
 from lexstream_runtime.quota import RequestQuota, period_bounds
 
 MOMENT = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
+# Counters written for a moment whose expiry has passed are deleted by DynamoDB Local's
+# TTL sweep, at a time no test controls: counting tests use a moment still to come.
+COUNTED_MOMENT = datetime(2099, 11, 25, 10, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -57,9 +60,9 @@ def test_the_quota_admits_up_to_the_limit_per_period_and_starts_again_next_perio
     dynamodb, quota_table
 ):
     quota = RequestQuota(dynamodb, quota_table, 2, "DAY")
-    tomorrow = MOMENT + timedelta(days=1)
+    tomorrow = COUNTED_MOMENT + timedelta(days=1)
 
-    today_results = [quota.admit(MOMENT) for _ in range(3)]
+    today_results = [quota.admit(COUNTED_MOMENT) for _ in range(3)]
     tomorrow_results = [quota.admit(tomorrow) for _ in range(3)]
 
     assert today_results == [True, True, False]
@@ -67,14 +70,14 @@ def test_the_quota_admits_up_to_the_limit_per_period_and_starts_again_next_perio
 
 
 def test_the_counter_item_expires_a_day_after_its_period(dynamodb, quota_table):
-    RequestQuota(dynamodb, quota_table, 5, "DAY").admit(MOMENT)
+    RequestQuota(dynamodb, quota_table, 5, "DAY").admit(COUNTED_MOMENT)
 
     item = dynamodb.get_item(
         TableName=quota_table,
-        Key={contract.QUOTA_PERIOD_KEY: {"S": "DAY#2026-11-25"}},
+        Key={contract.QUOTA_PERIOD_KEY: {"S": "DAY#2099-11-25"}},
         ConsistentRead=True,
     )["Item"]
 
     assert item[contract.QUOTA_REQUESTS] == {"N": "1"}
-    expected = datetime(2026, 11, 27, tzinfo=UTC).timestamp()
+    expected = datetime(2099, 11, 27, tzinfo=UTC).timestamp()
     assert item[contract.TTL] == {"N": str(int(expected))}
