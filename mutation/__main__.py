@@ -70,11 +70,19 @@ def main(argv: list[str]) -> int:
         help="mutants tested at once, each in its own copy of the tree (default: one per core)",
     )
     parser.add_argument("--list", action="store_true", help="list the targets and exit")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="only write mutation/results/latest.md again from the last results",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for target in scope.TARGETS:
             only = f" ({', '.join(target.functions)})" if target.functions else ""
             print(f"{target.name}: {target.path}{only}")
+        return 0
+    if args.report:
+        print(write_report().read_text())
         return 0
     targets = _chosen(args.only, parser)
     if args.jobs < 1:
@@ -175,7 +183,7 @@ def run_target(
         def run(item: WorkItem) -> tuple[WorkItem, dict[str, Any]]:
             tree = free_trees.get()
             try:
-                return item, run_mutant(item, tree, tests_by_line, durations, lines)
+                return item, run_mutant(item, tree, tests_by_line, durations)
             finally:
                 free_trees.put(tree)
 
@@ -361,7 +369,6 @@ def run_mutant(
     tree: Path,
     tests_by_line: dict[int, set[str]],
     durations: dict[str, float],
-    lines: list[str],
 ) -> dict[str, Any]:
     (mutation,) = item.mutations
     first, last = mutation.start_pos[0], mutation.end_pos[0]
@@ -398,7 +405,6 @@ def run_mutant(
     return {
         "result": result,
         "status": status,
-        "key": mutant_key(mutation.operator_name, lines[first - 1]),
         "line": first,
         "operator": mutation.operator_name,
         "occurrence": mutation.occurrence,
@@ -408,10 +414,12 @@ def run_mutant(
     }
 
 
-def mutant_key(operator: str, line: str) -> str:
-    """How `scope.EQUIVALENT` names a mutant: its operator and its line's text (stable when
-    other lines move)."""
-    return f"{operator}: {line.strip()}"
+def mutant_key(operator: str, changed: list[str]) -> str:
+    """How `scope.EQUIVALENT` names a mutant: its operator, the line it changes and what it
+    makes of it (stable when other lines move)."""
+    before = next((line[1:].strip() for line in changed if line.startswith("-")), "")
+    after = next((line[1:].strip() for line in changed if line.startswith("+")), "")
+    return f"{operator}: {before} => {after}"
 
 
 def _changed_lines(diff: str) -> list[str]:
@@ -434,7 +442,7 @@ def score(summary: dict[str, Any]) -> dict[str, Any]:
     counts: dict[str, int] = defaultdict(int)
     for mutant in summary["mutants"]:
         status = mutant["status"]
-        if status != "killed" and mutant["key"] in equivalent:
+        if status != "killed" and mutant_key(mutant["operator"], mutant["diff"]) in equivalent:
             status = "equivalent"
         counts[status] += 1
     caught = counts["killed"] + counts["timeout"] + counts["error"]
@@ -456,40 +464,37 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 def write_report() -> Path:
-    summaries = []
-    for target in scope.TARGETS:
-        path = RESULTS / f"{_slug(target)}.json"
-        if path.is_file():
-            summaries.append(json.loads(path.read_text()))
+    """mutation/results/latest.md from every module's latest result."""
+    summaries = [
+        json.loads(path.read_text())
+        for target in scope.TARGETS
+        if (path := RESULTS / f"{_slug(target)}.json").is_file()
+    ]
     out = [
         "# Mutation run",
         "",
         "| module | commit | caught | survived | not run | equivalent | score | wall time | "
-        "load (1 min, before → after) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "CPU time | jobs | load (1 min, before → after) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for summary in summaries:
         s = score(summary)
         out.append(
             f"| {summary['target']} | {summary['commit']} | {s['caught']}/{s['counted']} | "
             f"{s.get('survived', 0)} | {s.get('not run', 0)} | {s.get('equivalent', 0)} | "
-            f"{s['percent']}% | {summary['wall_time_s']} s | "
-            f"{summary['load_before'][0]} → {summary['load_after'][0]} |"
+            f"{s['percent']}% | {summary['wall_time_s']} s | {summary.get('cpu_time_s')} s | "
+            f"{summary.get('jobs', 1)} | {summary['load_before'][0]} → {summary['load_after'][0]} |"
         )
-    equivalent_keys = {path: set(keys) for path, keys in scope.EQUIVALENT.items()}
     for summary in summaries:
-        left = [
-            m
-            for m in summary["mutants"]
-            if m["status"] in ("survived", "not run")
-            and m["key"] not in equivalent_keys.get(summary["path"], set())
-        ]
+        equivalent = scope.EQUIVALENT.get(summary["path"], {})
+        left = [m for m in summary["mutants"] if m["status"] in ("survived", "not run")]
         if not left:
             continue
-        out += ["", f"## Surviving in {summary['target']} ({summary['path']})", ""]
+        out += ["", f"## Left in {summary['target']} ({summary['path']})", ""]
         for mutant in left:
-            out.append(f"- line {mutant['line']}, {mutant['operator']} ({mutant['status']}):")
-            out += [f"      {line}" for line in mutant["diff"]]
+            key = mutant_key(mutant["operator"], mutant["diff"])
+            verdict = f"equivalent: {equivalent[key]}" if key in equivalent else mutant["status"]
+            out.append(f"- line {mutant['line']} ({verdict}): `{key}`")
     report = RESULTS / "latest.md"
     report.write_text("\n".join(out) + "\n")
     return report

@@ -116,9 +116,23 @@ BINARY_SLIPS: dict[str, frozenset[str]] = {
 IDENTITY_OPERATORS = frozenset({"Is", "IsNot"})
 
 # Mutants that change nothing observable, by module path: `mutation.__main__.mutant_key`
-# (operator and the line's text) → why no test can tell them apart. They are left out
-# of the score.
-EQUIVALENT: dict[str, dict[str, str]] = {}
+# (operator, the line, what the mutant makes of it) → why no test can tell them apart.
+# They are left out of the score; `scripts/mutation --report` lists them with the reason.
+_NEXT_MONTH = "first_of_next = (midnight.replace(day=1) + timedelta(days=32)).replace(day=1)"
+EQUIVALENT: dict[str, dict[str, str]] = {
+    "functions/lexstream_runtime/quota.py": {
+        f"core/NumberReplacer: {_NEXT_MONTH} => "
+        "first_of_next = (midnight.replace(day= 2) + timedelta(days=32)).replace(day=1)": (
+            "from the 2nd, 32 days land on the 3rd to 6th of the next month, and the day "
+            "is then set to 1 all the same"
+        ),
+        f"core/NumberReplacer: {_NEXT_MONTH} => "
+        "first_of_next = (midnight.replace(day=1) + timedelta(days= 31)).replace(day=1)": (
+            "from the 1st, 31 days land on the 1st to 4th of the next month (months have "
+            "28 to 31 days), and the day is then set to 1 all the same"
+        ),
+    },
+}
 
 
 def find_definition(tree: ast.AST, name: str) -> ast.AST | None:
