@@ -131,6 +131,17 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "from the 1st, 31 days land on the 1st to 4th of the next month (months have "
             "28 to 31 days), and the day is then set to 1 all the same"
         ),
+        f"core/NumberReplacer: {_NEXT_MONTH} => "
+        "first_of_next = (midnight.replace(day=1) + timedelta(days= 33)).replace(day=1)": (
+            "from the 1st, 33 days land on the 3rd to 6th of the next month, and the day "
+            "is then set to 1 all the same"
+        ),
+        "core/ReplaceBinaryOperator_Mul_Div: def from_environment(cls, dynamodb: Any, *, "
+        "per_identity: bool = False) -> RequestQuota: => def from_environment(cls, "
+        "dynamodb: Any, /, per_identity: bool = False) -> RequestQuota:": (
+            "the `*` of the signature, not a multiplication: as `/` it only also allows "
+            "passing per_identity by position, and every caller names it"
+        ),
     },
 }
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from lexstream_runtime import contract
-from lexstream_runtime.quota import RequestQuota, connection_key, period_bounds
+from lexstream_runtime.quota import RequestQuota, connection_key, identity_key, period_bounds
 
 # Still to come: DynamoDB Local's TTL sweep deletes counters whose expiry has passed.
 MOMENT = datetime(2099, 11, 25, 10, 0, tzinfo=UTC)
@@ -65,6 +65,16 @@ def test_a_connections_counter_expires_after_the_longest_connection_could_last(
     expires = MOMENT + timedelta(seconds=contract.CONNECTION_TTL_SECONDS)
     assert counter[contract.TTL] == {"N": str(int(expires.timestamp()))}
     assert contract.CONNECTION_TTL_SECONDS >= 2 * 3600  # API Gateway's longest connection
+
+
+def test_an_identitys_counter_expires_a_day_after_its_period(dynamodb, quota_table):
+    RequestQuota(dynamodb, quota_table, 100, "DAY", per_identity_limit=3).admit_identity(
+        "us-east-1:a", MOMENT
+    )
+
+    counter = items(dynamodb, quota_table)[identity_key("us-east-1:a", "DAY#2099-11-25")]
+    assert counter[contract.QUOTA_REQUESTS] == {"N": "1"}
+    assert counter[contract.TTL] == {"N": str(int(datetime(2099, 11, 27, tzinfo=UTC).timestamp()))}
 
 
 def test_without_a_per_identity_limit_every_identity_is_admitted_and_nothing_is_counted(
