@@ -50,6 +50,7 @@ TARGETS: tuple[Target, ...] = (
         tests=(
             "tests/functions/test_quota.py",
             "tests/functions/test_quota_limits_and_expiry.py",
+            "tests/functions/test_declared_environment.py",
             "tests/functions/test_quota_fairness.py",
             "tests/functions/test_connect.py",
             "tests/functions/test_default.py",
