@@ -62,6 +62,7 @@ TARGETS: tuple[Target, ...] = (
         tests=(
             "tests/functions/test_session_ownership.py",
             "tests/functions/test_gone_by_status.py",
+            "tests/functions/test_session_row_age.py",
             "tests/functions/test_connect.py",
         ),
     ),
