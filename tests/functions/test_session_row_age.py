@@ -89,3 +89,35 @@ def test_a_row_with_a_fractional_ttl_is_judged_by_api_gateway(
 
     assert claim == Claim(True, "took_over_gone", "conn-A")
     assert management.asked == ["/local/@connections/conn-A"]
+
+
+def test_a_row_without_a_ttl_is_judged_by_api_gateway(
+    registry,
+    management,  # noqa: F811
+    dynamodb,
+    connection_table,
+):
+    dynamodb.put_item(
+        TableName=connection_table,
+        Item={contract.SESSION_ID: {"S": SESSION}, contract.CONNECTION_ID: {"S": "conn-A"}},
+    )
+    management.answer = LIVE
+
+    assert registry(NOW).claim(SESSION, "conn-B", None) == IN_USE
+    assert management.asked == ["/local/@connections/conn-A"]
+
+
+def test_a_row_that_names_no_connection_is_taken_without_asking(
+    registry,
+    management,  # noqa: F811
+    dynamodb,
+    connection_table,
+):
+    dynamodb.put_item(
+        TableName=connection_table,
+        Item={contract.SESSION_ID: {"S": SESSION}, contract.TTL: {"N": str(NOW + 7200)}},
+    )
+    management.answer = LIVE
+
+    assert registry(NOW).claim(SESSION, "conn-B", None) == Claim(True, "took_over_gone", None)
+    assert management.asked == []
