@@ -121,3 +121,20 @@ def test_a_row_that_names_no_connection_is_taken_without_asking(
 
     assert registry(NOW).claim(SESSION, "conn-B", None) == Claim(True, "took_over_gone", None)
     assert management.asked == []
+
+
+@pytest.mark.parametrize(
+    ("holder", "caller"),
+    [("us-east-1:aaaa0000", "us-east-1:bbbb1111"), ("us-east-1:bbbb1111", "us-east-1:aaaa0000")],
+)
+def test_a_live_row_of_another_identity_is_in_use_whichever_way_the_ids_sort(
+    registry,
+    management,  # noqa: F811
+    holder,
+    caller,
+):
+    registry(NOW).claim(SESSION, "conn-A", holder)
+    management.answer = LIVE
+
+    assert registry(NOW + 60).claim(SESSION, "conn-B", caller) == IN_USE
+    assert registry(NOW + 60).claim(SESSION, "conn-C", holder) == Claim(True, "registered")
