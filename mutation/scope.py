@@ -73,7 +73,8 @@ TARGETS: tuple[Target, ...] = (
         tests=(
             "tests/functions/test_connect.py",
             "tests/functions/test_session_ownership.py",
-            "tests/functions/test_quota.py",
+            "tests/functions/test_quota_fairness.py",
+            "tests/functions/test_declared_environment.py",
         ),
     ),
     Target(
@@ -144,6 +145,19 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "dynamodb: Any, /, per_identity: bool = False) -> RequestQuota:": (
             "the `*` of the signature, not a multiplication: as `/` it only also allows "
             "passing per_identity by position, and every caller names it"
+        ),
+    },
+    "functions/connect/on_connect.py": {
+        "core/ReplaceComparisonOperator_Eq_LtE: if AUTH_MODE == contract.AUTH_IAM: => "
+        "if AUTH_MODE <= contract.AUTH_IAM:": (
+            "the cold init admits only 'iam' and 'none', and 'none' <= 'iam' is false"
+        ),
+        "core/ReplaceComparisonOperator_Eq_Gt: QUOTA = RequestQuota.from_environment("
+        "DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM) => QUOTA = "
+        "RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE > "
+        "contract.AUTH_IAM)": (
+            "in 'none' mode the limit is then read (the component always sets it for "
+            "$connect) but never used: those connects carry no identity"
         ),
     },
     "functions/lexstream_runtime/sessions.py": {
