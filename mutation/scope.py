@@ -75,6 +75,7 @@ TARGETS: tuple[Target, ...] = (
             "tests/functions/test_session_ownership.py",
             "tests/functions/test_quota_fairness.py",
             "tests/functions/test_declared_environment.py",
+            "tests/functions/test_metrics.py",
         ),
     ),
     Target(
@@ -159,6 +160,15 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "in 'none' mode the limit is then read (the component always sets it for "
             "$connect) but never used: those connects carry no identity"
         ),
+        "core/ReplaceComparisonOperator_Eq_GtE: QUOTA = RequestQuota.from_environment("
+        "DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM) => QUOTA = "
+        "RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE >= "
+        "contract.AUTH_IAM)": "as `>`, and 'iam' >= 'iam' reads the limit as `==` does",
+        "core/ReplaceComparisonOperator_Eq_LtE: QUOTA = RequestQuota.from_environment("
+        "DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM) => QUOTA = "
+        "RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE <= "
+        "contract.AUTH_IAM)": "the cold init admits only 'iam' and 'none', and 'none' <= "
+        "'iam' is false",
     },
     "functions/lexstream_runtime/sessions.py": {
         "core/ExceptionReplacer: except (KeyError, TypeError, ValueError): => "
