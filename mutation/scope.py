@@ -82,7 +82,11 @@ TARGETS: tuple[Target, ...] = (
         name="callback URL policy",
         path="functions/lexstream_runtime/streaming.py",
         functions=("callback_url_problem", "_same_endpoint", "_endpoint_key", "callback_url_of"),
-        tests=("tests/functions/test_streaming_rules.py", "tests/functions/test_streaming.py"),
+        tests=(
+            "tests/functions/test_streaming_rules.py",
+            "tests/functions/test_callback_url_same_endpoint.py",
+            "tests/functions/test_streaming.py",
+        ),
     ),
     Target(
         name="SigV4 verifier",
@@ -169,6 +173,12 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE <= "
         "contract.AUTH_IAM)": "the cold init admits only 'iam' and 'none', and 'none' <= "
         "'iam' is false",
+    },
+    "functions/lexstream_runtime/streaming.py": {
+        'core/ReplaceComparisonOperator_Eq_LtE: if url.scheme == "http" and host not in '
+        '_LOOPBACK_HOSTS: => if url.scheme <= "http" and host not in _LOOPBACK_HOSTS:': (
+            "the scheme is already known to be http or https here, and 'https' <= 'http' is false"
+        ),
     },
     "functions/lexstream_runtime/sessions.py": {
         "core/ExceptionReplacer: except (KeyError, TypeError, ValueError): => "
