@@ -180,6 +180,13 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "the scheme is already known to be http or https here, and 'https' <= 'http' is false"
         ),
     },
+    "provider/schema.py": {
+        "core/ReplaceComparisonOperator_IsNot_NotEq: hint = next(m for m in "
+        "typing.get_args(hint) if m is not type(None)) => hint = next(m for m in "
+        "typing.get_args(hint) if m != type(None))": (
+            "types compare by identity: NoneType defines no equality of its own"
+        ),
+    },
     "functions/lexstream_runtime/sessions.py": {
         "core/ExceptionReplacer: except (KeyError, TypeError, ValueError): => "
         "except (KeyError, CosmicRayTestingException, ValueError):": (
