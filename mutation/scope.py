@@ -92,7 +92,11 @@ TARGETS: tuple[Target, ...] = (
         name="SigV4 verifier",
         path="local_stack/sigv4.py",
         # Headers signed by botocore; presigned connects through the gateway.
-        tests=("tests/local_stack/test_sigv4.py", "tests/local_stack/test_gateway.py"),
+        tests=(
+            "tests/local_stack/test_sigv4.py",
+            "tests/local_stack/test_sigv4_presign_bounds.py",
+            "tests/local_stack/test_gateway.py",
+        ),
     ),
     Target(
         name="provider input conversion",
@@ -186,6 +190,13 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "typing.get_args(hint) if m is not type(None)) => hint = next(m for m in "
         "typing.get_args(hint) if m != type(None))": (
             "types compare by identity: NoneType defines no equality of its own"
+        ),
+    },
+    "local_stack/sigv4.py": {
+        'core/NumberReplacer: raise SignatureError(f"signed header {error.args[0]!r} is not '
+        'in the request") from None => raise SignatureError(f"signed header '
+        '{error.args[ -1]!r} is not in the request") from None': (
+            "a KeyError carries one argument, the missing key: its first is its last"
         ),
     },
     "functions/lexstream_runtime/sessions.py": {
