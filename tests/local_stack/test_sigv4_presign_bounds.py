@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
@@ -80,3 +81,18 @@ def test_a_header_signed_call_whose_path_climbs_above_the_root_verifies_as_botoc
     # botocore removes dot segments before signing, and ".." at the root stays at the root.
     request = _signed(url="http://127.0.0.1:8080/../local/%40connections/abc")
     assert _verify(request) == _SIGNER
+
+
+def signed_ahead(seconds: int) -> str:
+    signed_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+    return presign(URL, SIGNER, REGION, signed_at=signed_at)
+
+
+@pytest.mark.parametrize("ahead_s", [0, 290])
+def test_a_connect_dated_up_to_5_minutes_ahead_verifies(ahead_s):
+    assert verify(signed_ahead(ahead_s)) == SIGNER
+
+
+def test_a_connect_dated_more_than_5_minutes_ahead_is_refused():
+    with pytest.raises(SignatureError, match="dated in the future"):
+        verify(signed_ahead(310))
