@@ -24,16 +24,16 @@ URL = "ws://127.0.0.1:8080/local?sessionId=lex-web-ui-1a2b"
 SEVEN_DAYS = 7 * 24 * 60 * 60
 
 
-def verify(url: str) -> LocalCredentials:
+def verify(url: str, now: float | None = None, host: str | None = None) -> LocalCredentials:
     parts = urlsplit(url)
     return verify_presigned_request(
         "GET",
         parts.path,
         parse_qsl(parts.query, keep_blank_values=True),
-        {"host": parts.netloc},
+        {"host": host or parts.netloc},
         REGION,
         {SIGNER.access_key_id: SIGNER}.get,
-        time.time(),
+        time.time() if now is None else now,
     )
 
 
@@ -96,3 +96,51 @@ def test_a_connect_dated_up_to_5_minutes_ahead_verifies(ahead_s):
 def test_a_connect_dated_more_than_5_minutes_ahead_is_refused():
     with pytest.raises(SignatureError, match="dated in the future"):
         verify(signed_ahead(310))
+
+
+def test_a_connect_verifies_up_to_its_last_valid_second_and_not_after():
+    signed_at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    url = presign(URL, SIGNER, REGION, expires=60, signed_at=signed_at)
+
+    assert verify(url, now=signed_at.timestamp() + 60) == SIGNER
+    with pytest.raises(SignatureError, match="signature has expired"):
+        verify(url, now=signed_at.timestamp() + 61)
+
+
+@pytest.mark.parametrize("algorithm", ["AWS4-ECDSA-P256-SHA256", "AWS4-HMAC-SHA512"])
+def test_a_presign_with_another_algorithm_is_refused_naming_the_one_expected(algorithm):
+    url = with_parameter(presign(URL, SIGNER, REGION), "X-Amz-Algorithm", algorithm)
+
+    with pytest.raises(SignatureError, match="X-Amz-Algorithm must be AWS4-HMAC-SHA256"):
+        verify(url)
+
+
+@pytest.mark.parametrize("service", ["apigateway", "s3"])
+def test_a_credential_scope_for_another_service_is_refused_naming_it(service):
+    url = presign(URL, SIGNER, REGION)
+    credential = dict(parse_qsl(urlsplit(url).query))["X-Amz-Credential"].split("/")
+    credential[3] = service
+
+    with pytest.raises(SignatureError, match=f"names service {service!r}, not execute-api"):
+        verify(with_parameter(url, "X-Amz-Credential", "/".join(credential)))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:x80", "127.0.0.1:"])
+def test_a_host_whose_port_is_not_a_number_must_match_the_signed_host_whole(host):
+    # Signed for the host name alone, as the Lex Web UI signs: only a numeric port may
+    # be what differs.
+    url = presign("ws://127.0.0.1/local?sessionId=lex-web-ui-1a2b", SIGNER, REGION)
+
+    assert verify(url, host="127.0.0.1:8080") == SIGNER
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify(url, host=host)
+
+
+@pytest.mark.parametrize("algorithm", ["AWS4-ECDSA-P256-SHA256", "AWS4-HMAC-SHA512"])
+def test_a_header_signed_call_with_another_algorithm_is_refused(algorithm):
+    request = _signed()
+    authorization = request["headers"]["authorization"]
+    request["headers"]["authorization"] = f"{algorithm} {authorization.partition(' ')[2]}"
+
+    with pytest.raises(SignatureError, match="Authorization must use AWS4-HMAC-SHA256"):
+        _verify(request)
