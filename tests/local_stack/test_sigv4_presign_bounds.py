@@ -145,3 +145,41 @@ def test_a_header_signed_call_with_another_algorithm_is_refused(algorithm):
 
     with pytest.raises(SignatureError, match="Authorization must use AWS4-HMAC-SHA256"):
         _verify(request)
+
+
+def test_credentials_sign_up_to_their_expiry_and_not_after():
+    expiring = LocalCredentials("", SIGNER.access_key_id, "local-secret", "local-token", 1e9)
+    url = presign(URL, expiring, REGION, signed_at=datetime.fromtimestamp(1e9 - 60, UTC))
+    parts = urlsplit(url)
+
+    def at(now: float) -> LocalCredentials:
+        return verify_presigned_request(
+            "GET",
+            parts.path,
+            parse_qsl(parts.query),
+            {"host": parts.netloc},
+            REGION,
+            {expiring.access_key_id: expiring}.get,
+            now,
+        )
+
+    assert at(1e9) == expiring
+    with pytest.raises(SignatureError, match="signing credentials have expired"):
+        at(1e9 + 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("X-Amz-Date", "yesterday"), ("X-Amz-Expires", "soon")]
+)
+def test_a_malformed_date_or_validity_is_refused_naming_both(name, value):
+    url = with_parameter(presign(URL, SIGNER, REGION), name, value)
+
+    with pytest.raises(SignatureError, match="malformed X-Amz-Date or X-Amz-Expires"):
+        verify(url)
+
+
+def test_a_signed_header_missing_from_the_request_is_named():
+    url = with_parameter(presign(URL, SIGNER, REGION), "X-Amz-SignedHeaders", "host;x-amz-foo")
+
+    with pytest.raises(SignatureError, match="signed header 'x-amz-foo' is not in the request"):
+        verify(url)
