@@ -183,3 +183,24 @@ def test_a_signed_header_missing_from_the_request_is_named():
 
     with pytest.raises(SignatureError, match="signed header 'x-amz-foo' is not in the request"):
         verify(url)
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-west-2"])
+def test_a_credential_scope_for_another_region_is_refused_naming_it(region):
+    url = presign(URL, SIGNER, REGION)
+    credential = dict(parse_qsl(urlsplit(url).query))["X-Amz-Credential"].split("/")
+    credential[2] = region
+
+    with pytest.raises(SignatureError, match=f"names region {region!r}, not {REGION}"):
+        verify(with_parameter(url, "X-Amz-Credential", "/".join(credential)))
+
+
+def test_a_header_signed_call_is_accepted_up_to_5_minutes_from_its_date_and_not_after():
+    request = _signed()
+    signed_at = datetime.strptime(request["headers"]["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    dated = signed_at.replace(tzinfo=UTC).timestamp()
+
+    assert _verify(request, now=dated + 300) == _SIGNER
+    assert _verify(request, now=dated - 300) == _SIGNER
+    with pytest.raises(SignatureError, match="more than 5 minutes"):
+        _verify(request, now=dated + 301)
