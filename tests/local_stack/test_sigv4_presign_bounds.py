@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from local_stack_helpers import presign
 
 from local_stack.identity import LocalCredentials
@@ -204,3 +207,14 @@ def test_a_header_signed_call_is_accepted_up_to_5_minutes_from_its_date_and_not_
     assert _verify(request, now=dated - 300) == _SIGNER
     with pytest.raises(SignatureError, match="more than 5 minutes"):
         _verify(request, now=dated + 301)
+
+
+def test_a_signature_for_an_empty_host_does_not_verify_for_a_host_without_a_port():
+    request = AWSRequest(method="GET", url=URL.replace("ws://", "http://", 1))
+    request.headers["host"] = ""
+    credentials = Credentials(SIGNER.access_key_id, "local-secret", "local-token")
+    SigV4QueryAuth(credentials, "execute-api", REGION).add_auth(request)
+
+    for host in ("localhost", "127.0.0.1"):
+        with pytest.raises(SignatureError, match="signature does not match"):
+            verify(request.url, host=host)
