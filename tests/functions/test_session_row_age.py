@@ -35,6 +35,17 @@ IN_USE = Claim(False, "session_in_use", "conn-A")
 TAKEN_OVER = Claim(True, "took_over_gone", "conn-A")
 
 
+@pytest.fixture
+def row(dynamodb: Any, connection_table: str) -> Callable[..., None]:
+    """`row({attribute: value})` writes SESSION's row by hand, as another writer might."""
+
+    def write(attributes: dict[str, dict[str, str]]) -> None:
+        item = {contract.SESSION_ID: {"S": SESSION}, **attributes}
+        dynamodb.put_item(TableName=connection_table, Item=item)
+
+    return write
+
+
 @pytest.mark.parametrize(
     ("age", "asked", "claim"),
     [(0, False, IN_USE), (29, False, IN_USE), (30, True, TAKEN_OVER), (31, True, TAKEN_OVER)],
@@ -72,17 +83,9 @@ def test_from_its_ttl_on_a_row_counts_as_gone_without_asking(
 def test_a_row_with_a_fractional_ttl_is_judged_by_api_gateway(
     registry,
     management,  # noqa: F811
-    dynamodb,
-    connection_table,
+    row,
 ):
-    dynamodb.put_item(
-        TableName=connection_table,
-        Item={
-            contract.SESSION_ID: {"S": SESSION},
-            contract.CONNECTION_ID: {"S": "conn-A"},
-            contract.TTL: {"N": f"{NOW + 7200}.5"},
-        },
-    )
+    row({contract.CONNECTION_ID: {"S": "conn-A"}, contract.TTL: {"N": f"{NOW + 7200}.5"}})
     management.answer = gone_answer({}, {"message": "Gone"})
 
     claim = registry(NOW + 60).claim(SESSION, "conn-B", None)
@@ -94,13 +97,9 @@ def test_a_row_with_a_fractional_ttl_is_judged_by_api_gateway(
 def test_a_row_without_a_ttl_is_judged_by_api_gateway(
     registry,
     management,  # noqa: F811
-    dynamodb,
-    connection_table,
+    row,
 ):
-    dynamodb.put_item(
-        TableName=connection_table,
-        Item={contract.SESSION_ID: {"S": SESSION}, contract.CONNECTION_ID: {"S": "conn-A"}},
-    )
+    row({contract.CONNECTION_ID: {"S": "conn-A"}})
     management.answer = LIVE
 
     assert registry(NOW).claim(SESSION, "conn-B", None) == IN_USE
@@ -110,13 +109,9 @@ def test_a_row_without_a_ttl_is_judged_by_api_gateway(
 def test_a_row_that_names_no_connection_is_taken_without_asking(
     registry,
     management,  # noqa: F811
-    dynamodb,
-    connection_table,
+    row,
 ):
-    dynamodb.put_item(
-        TableName=connection_table,
-        Item={contract.SESSION_ID: {"S": SESSION}, contract.TTL: {"N": str(NOW + 7200)}},
-    )
+    row({contract.TTL: {"N": str(NOW + 7200)}})
     management.answer = LIVE
 
     assert registry(NOW).claim(SESSION, "conn-B", None) == Claim(True, "took_over_gone", None)

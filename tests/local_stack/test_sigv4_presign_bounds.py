@@ -58,13 +58,25 @@ def test_a_validity_of_0_or_more_than_7_days_is_refused(expires):
         verify(presign(URL, SIGNER, REGION, expires=expires))
 
 
-@pytest.mark.parametrize("scope_date", ["20000101", "29991231"])
-def test_a_credential_scope_dated_another_day_than_x_amz_date_is_refused(scope_date):
+@pytest.mark.parametrize(
+    ("part", "value", "message"),
+    [
+        (1, "20000101", "credential scope date differs from X-Amz-Date"),
+        (1, "29991231", "credential scope date differs from X-Amz-Date"),
+        (2, "eu-west-1", f"names region 'eu-west-1', not {REGION}"),
+        (2, "us-west-2", f"names region 'us-west-2', not {REGION}"),
+        (3, "apigateway", "names service 'apigateway', not execute-api"),
+        (3, "s3", "names service 's3', not execute-api"),
+    ],
+)
+def test_a_credential_scope_of_another_date_region_or_service_is_refused_naming_it(
+    part, value, message
+):
     url = presign(URL, SIGNER, REGION)
     credential = dict(parse_qsl(urlsplit(url).query))["X-Amz-Credential"].split("/")
-    credential[1] = scope_date
+    credential[part] = value
 
-    with pytest.raises(SignatureError, match="credential scope date differs from X-Amz-Date"):
+    with pytest.raises(SignatureError, match=message):
         verify(with_parameter(url, "X-Amz-Credential", "/".join(credential)))
 
 
@@ -119,58 +131,6 @@ def test_a_presign_with_another_algorithm_is_refused_naming_the_one_expected(alg
         verify(url)
 
 
-@pytest.mark.parametrize("service", ["apigateway", "s3"])
-def test_a_credential_scope_for_another_service_is_refused_naming_it(service):
-    url = presign(URL, SIGNER, REGION)
-    credential = dict(parse_qsl(urlsplit(url).query))["X-Amz-Credential"].split("/")
-    credential[3] = service
-
-    with pytest.raises(SignatureError, match=f"names service {service!r}, not execute-api"):
-        verify(with_parameter(url, "X-Amz-Credential", "/".join(credential)))
-
-
-@pytest.mark.parametrize("host", ["127.0.0.1:x80", "127.0.0.1:"])
-def test_a_host_whose_port_is_not_a_number_must_match_the_signed_host_whole(host):
-    # Signed for the host name alone, as the Lex Web UI signs: only a numeric port may
-    # be what differs.
-    url = presign("ws://127.0.0.1/local?sessionId=lex-web-ui-1a2b", SIGNER, REGION)
-
-    assert verify(url, host="127.0.0.1:8080") == SIGNER
-    with pytest.raises(SignatureError, match="signature does not match"):
-        verify(url, host=host)
-
-
-@pytest.mark.parametrize("algorithm", ["AWS4-ECDSA-P256-SHA256", "AWS4-HMAC-SHA512"])
-def test_a_header_signed_call_with_another_algorithm_is_refused(algorithm):
-    request = _signed()
-    authorization = request["headers"]["authorization"]
-    request["headers"]["authorization"] = f"{algorithm} {authorization.partition(' ')[2]}"
-
-    with pytest.raises(SignatureError, match="Authorization must use AWS4-HMAC-SHA256"):
-        _verify(request)
-
-
-def test_credentials_sign_up_to_their_expiry_and_not_after():
-    expiring = LocalCredentials("", SIGNER.access_key_id, "local-secret", "local-token", 1e9)
-    url = presign(URL, expiring, REGION, signed_at=datetime.fromtimestamp(1e9 - 60, UTC))
-    parts = urlsplit(url)
-
-    def at(now: float) -> LocalCredentials:
-        return verify_presigned_request(
-            "GET",
-            parts.path,
-            parse_qsl(parts.query),
-            {"host": parts.netloc},
-            REGION,
-            {expiring.access_key_id: expiring}.get,
-            now,
-        )
-
-    assert at(1e9) == expiring
-    with pytest.raises(SignatureError, match="signing credentials have expired"):
-        at(1e9 + 1)
-
-
 @pytest.mark.parametrize(
     ("name", "value"), [("X-Amz-Date", "yesterday"), ("X-Amz-Expires", "soon")]
 )
@@ -186,16 +146,6 @@ def test_a_signed_header_missing_from_the_request_is_named():
 
     with pytest.raises(SignatureError, match="signed header 'x-amz-foo' is not in the request"):
         verify(url)
-
-
-@pytest.mark.parametrize("region", ["eu-west-1", "us-west-2"])
-def test_a_credential_scope_for_another_region_is_refused_naming_it(region):
-    url = presign(URL, SIGNER, REGION)
-    credential = dict(parse_qsl(urlsplit(url).query))["X-Amz-Credential"].split("/")
-    credential[2] = region
-
-    with pytest.raises(SignatureError, match=f"names region {region!r}, not {REGION}"):
-        verify(with_parameter(url, "X-Amz-Credential", "/".join(credential)))
 
 
 def test_a_header_signed_call_is_accepted_up_to_5_minutes_from_its_date_and_not_after():
