@@ -168,3 +168,45 @@ def test_a_signature_for_an_empty_host_does_not_verify_for_a_host_without_a_port
     for host in ("localhost", "127.0.0.1"):
         with pytest.raises(SignatureError, match="signature does not match"):
             verify(request.url, host=host)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:x80", "127.0.0.1:"])
+def test_a_host_whose_port_is_not_a_number_must_match_the_signed_host_whole(host):
+    # Signed for the host name alone, as the Lex Web UI signs: only a numeric port may
+    # be what differs.
+    url = presign("ws://127.0.0.1/local?sessionId=lex-web-ui-1a2b", SIGNER, REGION)
+
+    assert verify(url, host="127.0.0.1:8080") == SIGNER
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify(url, host=host)
+
+
+@pytest.mark.parametrize("algorithm", ["AWS4-ECDSA-P256-SHA256", "AWS4-HMAC-SHA512"])
+def test_a_header_signed_call_with_another_algorithm_is_refused(algorithm):
+    request = _signed()
+    authorization = request["headers"]["authorization"]
+    request["headers"]["authorization"] = f"{algorithm} {authorization.partition(' ')[2]}"
+
+    with pytest.raises(SignatureError, match="Authorization must use AWS4-HMAC-SHA256"):
+        _verify(request)
+
+
+def test_credentials_sign_up_to_their_expiry_and_not_after():
+    expiring = LocalCredentials("", SIGNER.access_key_id, "local-secret", "local-token", 1e9)
+    url = presign(URL, expiring, REGION, signed_at=datetime.fromtimestamp(1e9 - 60, UTC))
+    parts = urlsplit(url)
+
+    def at(now: float) -> LocalCredentials:
+        return verify_presigned_request(
+            "GET",
+            parts.path,
+            parse_qsl(parts.query),
+            {"host": parts.netloc},
+            REGION,
+            {expiring.access_key_id: expiring}.get,
+            now,
+        )
+
+    assert at(1e9) == expiring
+    with pytest.raises(SignatureError, match="signing credentials have expired"):
+        at(1e9 + 1)
