@@ -12,7 +12,8 @@ Order of checks, cheapest safe order first:
 5. With `iam` auth a session id shaped like a Cognito identity id may be registered
    only by that identity. → 403. Any other session id is accepted: the stock Lex Web UI
    sends `lex-web-ui-` + 4 hex digits, not its identity id.
-6. The session must be free, the caller's own, or held by a connection that is gone
+6. The session must be free, held by a connection that is gone, or (only when the
+   session id is the caller's own identity id) the caller's own row
    (`lexstream_runtime.sessions`): a live session cannot be taken over. → 403.
 7. DynamoDB or the management API failing → 500 with no detail.
 A refused connect never writes a connection item, and its log line says why.
@@ -24,7 +25,7 @@ from typing import Any
 
 from lexstream_runtime import aws, contract, environment, websocket
 from lexstream_runtime.quota import RequestQuota
-from lexstream_runtime.sessions import SessionRegistry
+from lexstream_runtime.sessions import OwnerKey, SessionRegistry
 
 CONNECTION_TABLE = environment.required(contract.ENV_CONNECTION_TABLE)
 AUTH_MODE = environment.one_of(contract.ENV_AUTH_MODE, contract.AUTH_MODES)
@@ -32,7 +33,9 @@ DYNAMODB = aws.dynamodb_client()
 QUOTA = RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM)
 # Asked whether a session's connection is still live (GetConnection).
 MANAGEMENT = websocket.own_api_management_client()
-SESSIONS = SessionRegistry(DYNAMODB, CONNECTION_TABLE, MANAGEMENT)
+SESSIONS = SessionRegistry(
+    DYNAMODB, CONNECTION_TABLE, MANAGEMENT, owner_key=OwnerKey(DYNAMODB, QUOTA.table_name)
+)
 
 ROUTE = contract.ROUTE_CONNECT
 INVALID_SESSION_ID = (

@@ -7,6 +7,8 @@ same gateway's management API whether a connection is live, as deployed.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import threading
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 from lexstream_runtime import contract
 from lexstream_runtime.logs import identity_tag
-from lexstream_runtime.sessions import PENDING_SECONDS
+from lexstream_runtime.sessions import PENDING_SECONDS, OwnerKey
 from lexstream_runtime.streaming import open_stream
 
 from local_stack.gateway import LocalGateway
@@ -55,8 +57,12 @@ class Browser:
         """Another page of the same browser: the same identity (iam), a socket of its own."""
         return Browser(self.gateway, self.credentials)
 
-    def connect(self, session_id: str) -> WebSocketClient:
-        url = stock_connect_url(self.gateway.websocket_url, session_id, self.credentials, REGION)
+    def connect_url(self, session_id: str) -> str:
+        """The presigned URL this page opens (valid for an hour, like the stock client's)."""
+        return stock_connect_url(self.gateway.websocket_url, session_id, self.credentials, REGION)
+
+    def connect(self, session_id: str, url: str | None = None) -> WebSocketClient:
+        url = url or self.connect_url(session_id)
         try:
             socket = WebSocketClient(url)
         except ConnectionError as error:
@@ -64,10 +70,10 @@ class Browser:
         Browser.opened.append(socket)
         return socket
 
-    def status(self, session_id: str) -> int:
+    def status(self, session_id: str, url: str | None = None) -> int:
         """101 when the connect is admitted (the socket stays open), else the refusal."""
         try:
-            self.connect(session_id)
+            self.connect(session_id, url)
         except Refused as refused:
             return refused.status
         return 101
@@ -97,6 +103,39 @@ def row(connection_item: Callable[[str], dict | None]) -> Callable[[str], dict[s
         return {"connection": item[contract.CONNECTION_ID]["S"], "owner": owner}
 
     return read
+
+
+@pytest.fixture
+def owner_digest(dynamodb: Any, quota_table: str) -> Callable[[str], str]:
+    """`owner_digest(identity_id)` → what the table stores for that owner: its HMAC-SHA256
+    under the stack's key, which the first `iam` connect created in the quota table."""
+
+    def digest(identity_id: str) -> str:
+        item = dynamodb.get_item(
+            TableName=quota_table,
+            Key={contract.QUOTA_PERIOD_KEY: {"S": contract.OWNER_KEY_ITEM}},
+            ConsistentRead=True,
+        )["Item"]
+        key = item[contract.OWNER_KEY_SECRET]["B"]
+        return hmac.new(key, identity_id.encode(), hashlib.sha256).hexdigest()
+
+    return digest
+
+
+def streams_to(
+    socket: WebSocketClient, session_id: str, gateway: LocalGateway, event, table, dynamodb
+) -> None:
+    """A turn for `session_id` streams in full to `socket`, as the stock client sets it up."""
+    turn = event("lexv2-fulfillment-streaming")
+    turn["sessionId"] = session_id
+    turn["sessionState"]["sessionAttributes"] = stock_session_attributes(
+        gateway.websocket_url, table
+    )
+    text = f"Only for {session_id}."
+    with open_stream(turn, dynamodb=dynamodb) as stream:
+        assert stream.streaming
+        stream.write(text)
+    assert socket.wait_for(lambda c: c.text == text)
 
 
 @pytest.fixture
@@ -193,26 +232,117 @@ def test_in_none_mode_a_second_tab_cannot_take_a_live_session_either(serve_route
     assert row(session_id) == before
 
 
-def test_in_iam_mode_the_same_identity_replaces_its_own_row_from_a_new_tab(serve_routes, row):
+def test_the_victims_own_identity_cannot_take_its_live_stock_session_and_the_victim_keeps_streaming(
+    serve_routes, row, event, connection_table, dynamodb, capsys
+):
+    # The attacker holds the victim's identity (an identity id is enough to get its
+    # credentials): as that identity it connects with the victim's stock session id.
     gateway, _ = serve_routes(auth=contract.AUTH_IAM)
     session_id = stock_session_id()
+    victim = Browser.new(gateway)
+    victim_socket = victim.connect(session_id)
+    before = row(session_id)
+    capsys.readouterr()
+
+    assert victim.new_tab().status(session_id) == 403
+
+    assert row(session_id) == before
+    [refusal] = decisions(capsys.readouterr().out)
+    assert refusal["reason"] == "session_in_use"
+    streams_to(victim_socket, session_id, gateway, event, connection_table, dynamodb)
+
+
+def test_a_replayed_presigned_connect_url_cannot_take_a_live_stock_session(
+    serve_routes, row, event, connection_table, dynamodb
+):
+    gateway, _ = serve_routes(auth=contract.AUTH_IAM)
+    session_id = stock_session_id()
+    victim = Browser.new(gateway)
+    url = victim.connect_url(session_id)
+    victim_socket = victim.connect(session_id, url)
+    before = row(session_id)
+
+    # The same URL, within its hour: the gateway admits the signature, $connect refuses.
+    assert Browser(gateway, None).status(session_id, url) == 403
+
+    assert row(session_id) == before
+    streams_to(victim_socket, session_id, gateway, event, connection_table, dynamodb)
+
+
+def test_an_identity_whose_id_is_the_session_id_replaces_its_own_live_row_from_a_new_tab(
+    serve_routes, row, owner_digest
+):
+    gateway, _ = serve_routes(auth=contract.AUTH_IAM)
     old_tab = Browser.new(gateway)
-    old_tab.connect(session_id)
+    identity = old_tab.credentials.identity_id
+    old_tab.connect(identity)
     old_connection = only_connection(gateway)
 
-    new_tab = old_tab.new_tab()
-    new_tab.connect(session_id)
+    old_tab.new_tab().connect(identity)
 
     assert eventually(lambda: len(gateway.open_connection_ids()) == 2)
     [new_connection] = set(gateway.open_connection_ids()) - {old_connection}
-    assert row(session_id) == {
-        "connection": new_connection,
-        "owner": old_tab.credentials.identity_id,
-    }
+    assert row(identity) == {"connection": new_connection, "owner": owner_digest(identity)}
+
+
+def test_a_row_written_with_the_raw_owner_id_keeps_working_until_its_ttl(
+    serve_routes, row, dynamodb, connection_table, event, owner_digest
+):
+    # The previous version stored the identity id itself as the owner.
+    gateway, _ = serve_routes(auth=contract.AUTH_IAM)
+    owner = Browser.new(gateway)
+    identity = owner.credentials.identity_id
+    old_socket = owner.connect(identity)
+    old_connection = only_connection(gateway)
+    dynamodb.update_item(
+        TableName=connection_table,
+        Key={contract.SESSION_ID: {"S": identity}},
+        UpdateExpression="SET #owner = :raw",
+        ExpressionAttributeNames={"#owner": contract.OWNER_IDENTITY},
+        ExpressionAttributeValues={":raw": {"S": identity}},
+    )
+
+    # Its session still streams, another identity still cannot take it, and its own
+    # identity's new tab still replaces it (the new row then holds the keyed digest).
+    streams_to(old_socket, identity, gateway, event, connection_table, dynamodb)
+    assert Browser.new(gateway).status(identity) == 403
+    owner.new_tab().connect(identity)
+    assert eventually(lambda: len(gateway.open_connection_ids()) == 2)
+    [new_connection] = set(gateway.open_connection_ids()) - {old_connection}
+    assert row(identity) == {"connection": new_connection, "owner": owner_digest(identity)}
+
+
+def test_the_connection_table_holds_no_identity_id_but_the_session_id_a_client_chose(
+    serve_routes, connection_items, owner_digest
+):
+    gateway, _ = serve_routes(auth=contract.AUTH_IAM)
+    stock, patched = Browser.new(gateway), Browser.new(gateway)
+    stock.connect(stock_session_id())
+    patched.connect(patched.credentials.identity_id)
+
+    rows = connection_items()
+    assert len(rows) == 2
+    stock_id = stock.credentials.identity_id
+    patched_id = patched.credentials.identity_id
+    assert stock_id not in json.dumps(rows)
+    for item in rows:
+        owner = item[contract.OWNER_IDENTITY]["S"]
+        assert owner in (owner_digest(stock_id), owner_digest(patched_id))
+        # Keyed: not the plain hash that anyone holding a candidate id could compute.
+        assert owner not in (
+            hashlib.sha256(stock_id.encode()).hexdigest(),
+            hashlib.sha256(patched_id.encode()).hexdigest(),
+        )
+    # The one place an identity id remains is a session id that *is* one: the patched
+    # client chose it, and the Lex Web UI's fulfillment looks rows up by it.
+    without_session_ids = [
+        {k: v for k, v in item.items() if k != contract.SESSION_ID} for item in rows
+    ]
+    assert patched_id not in json.dumps(without_session_ids)
 
 
 def test_an_identity_shaped_session_id_can_be_registered_only_by_that_identity(
-    serve_routes, row, capsys
+    serve_routes, row, capsys, owner_digest
 ):
     gateway, _ = serve_routes(auth=contract.AUTH_IAM)
     owner, other = Browser.new(gateway), Browser.new(gateway)
@@ -224,10 +354,10 @@ def test_an_identity_shaped_session_id_can_be_registered_only_by_that_identity(
         "identity_session_of_another"
     ]
     owner.connect(identity)
-    assert row(identity)["owner"] == identity
+    assert row(identity)["owner"] == owner_digest(identity)
     # Whoever holds it, a session named for an identity stays that identity's.
     assert other.status(identity) == 403
-    assert row(identity)["owner"] == identity
+    assert row(identity)["owner"] == owner_digest(identity)
 
 
 @pytest.mark.parametrize("auth", MODES)
@@ -358,3 +488,25 @@ def test_identity_ids_never_reach_the_connect_logs_in_clear(serve_routes, capsys
     assert other.credentials.identity_id not in output
     assert lines[0]["sessionId"] == lines[0]["identity"] == identity_tag(identity)
     assert lines[1]["identity"] == identity_tag(other.credentials.identity_id)
+
+
+def test_cold_starts_racing_to_create_the_owner_key_all_use_the_same_key(dynamodb, quota_table):
+    keys = [OwnerKey(dynamodb, quota_table) for _ in range(8)]
+    start = threading.Barrier(len(keys))
+    digests: list[str] = []
+    lock = threading.Lock()
+
+    def first_connect(key: OwnerKey) -> None:
+        start.wait()
+        digest = key.digest("us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b")
+        with lock:
+            digests.append(digest)
+
+    threads = [threading.Thread(target=first_connect, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(digests) == len(keys)
+    assert len(set(digests)) == 1
