@@ -25,7 +25,7 @@ import aiohttp
 import boto3
 import botocore.exceptions
 import pytest
-from lexstream_runtime import contract
+from lexstream_runtime import callback_url, contract
 
 from local_stack.bedrock import LocalBedrock
 from local_stack.dynamodb import ensure_table
@@ -53,6 +53,9 @@ FAKE_AWS_ENVIRONMENT = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
+    # The test servers are plain http on loopback; the local stack lets its functions post
+    # there the same way. Tests of the refusal clear it for the function they run.
+    contract.ENV_LOCAL_LOOPBACK_CALLBACKS: "1",
 }
 
 
@@ -63,6 +66,9 @@ def fake_aws_environment() -> Iterator[None]:
         for name, value in FAKE_AWS_ENVIRONMENT.items():
             patch.setenv(name, value)
         patch.delenv("AWS_PROFILE", raising=False)
+        # The helper this process imported read its callback policy before the variables
+        # above were set; read it again, as a cold start in this environment would.
+        patch.setattr(callback_url, "POLICY", callback_url.CallbackPolicy.from_environment())
         yield
 
 

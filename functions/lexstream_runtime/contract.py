@@ -95,6 +95,11 @@ TURN_OUTCOMES = (
 DIMENSION_REASON = "Reason"
 DIMENSION_OUTCOME = "Outcome"
 
+# The local stack's switch that lets the helper post to plain http on loopback ("1": on).
+# Only the local stack sets it; the component never does, because on Lambda loopback is
+# where the Runtime API listens.
+ENV_LOCAL_LOOPBACK_CALLBACKS = "LEXSTREAM_LOCAL_LOOPBACK_CALLBACKS"
+
 # --- Custom domain: the URL the browser names when the socket is on the stack's own
 # domain. A function with LEXSTREAM_CALLBACK_URL set treats it as that URL. ---
 ENV_CALLBACK_ALIAS = "LEXSTREAM_CALLBACK_ALIAS"

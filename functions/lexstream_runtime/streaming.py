@@ -41,13 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import aws, contract, lex, metrics
-from .callback_url import (
-    ALLOWED_CALLBACK_URL,
-    CALLBACK_ALIAS,
-    _same_endpoint,
-    callback_url_of,
-    callback_url_problem,
-)
+from .callback_url import callback_url_problem, current_policy
 from .logs import log_json
 from .plain_text import MarkdownToPlainText
 
@@ -463,10 +457,9 @@ class StreamingTurn:
 def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamTarget | None, str]:
     """Where this turn streams to, and why not when it does not.
 
-    Streaming needs both session attributes (as non-empty strings), the event's
+    Streaming needs both session attributes (as non-empty strings), an endpoint the
+    function's callback policy allows (`callback_url.CallbackPolicy`), the event's
     `sessionId`, and a row for that session in the named table; one consistent GetItem.
-    With LEXSTREAM_CALLBACK_URL set, the endpoint must also be that URL, or the alias
-    LEXSTREAM_CALLBACK_ALIAS names (the stage's custom domain), which stands for it.
     Returns (target, "") or (None, reason).
     """
     attributes = lex.attributes_of(event)
@@ -474,14 +467,9 @@ def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamT
     table = attributes.get(contract.SESSION_ATTR_TABLE)
     if not (isinstance(endpoint, str) and endpoint and isinstance(table, str) and table):
         return None, "attributes_missing"
-    endpoint = callback_url_of(endpoint)
-    if callback_url_problem(endpoint):
-        return None, "endpoint_invalid"
-    if ALLOWED_CALLBACK_URL:
-        if CALLBACK_ALIAS and _same_endpoint(endpoint, CALLBACK_ALIAS):
-            endpoint = ALLOWED_CALLBACK_URL
-        elif not _same_endpoint(endpoint, ALLOWED_CALLBACK_URL):
-            return None, "endpoint_not_allowed"
+    endpoint, refusal = current_policy().resolve(endpoint)
+    if refusal:
+        return None, refusal
     session_id = event.get("sessionId") if isinstance(event, Mapping) else None
     if not isinstance(session_id, str) or not session_id:
         return None, "session_id_missing"
