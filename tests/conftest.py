@@ -270,11 +270,14 @@ class WebSocketClient:
 
     Args:
         url: the ws:// URL, query string included.
+        source: the local address to connect from, e.g. "127.0.0.2" (all of 127/8 is
+            loopback), so a gateway sees another client address. Default: any.
     Raises ConnectionError (with the HTTP status) when the handshake is refused.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, source: str | None = None) -> None:
         self.url = url
+        self.source = source
         self.frames: list[str] = []
         self.closed = threading.Event()
         self.close_code: int | None = None
@@ -295,7 +298,8 @@ class WebSocketClient:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _open(self) -> None:
-        self._session = aiohttp.ClientSession()
+        connector = aiohttp.TCPConnector(local_addr=(self.source, 0)) if self.source else None
+        self._session = aiohttp.ClientSession(connector=connector)
         try:
             self._socket = await self._session.ws_connect(self.url, autoping=True)
         except aiohttp.WSServerHandshakeError as error:

@@ -2,7 +2,10 @@
 
 Order of checks, cheapest safe order first:
 1. The event must carry a connection id (API Gateway always sends one).
-2. With `iam` auth the caller must be a Cognito identity (API Gateway lets no unsigned
+2. The source network (the address; an IPv6 address's /64) has at most
+   `per_source_limit` connects per quota period, in both modes, counted before anything
+   else, so that minting identities from one machine stops there → 429.
+   With `iam` auth the caller must be a Cognito identity (API Gateway lets no unsigned
    connect through, so its absence means a misrouted event) → 403; and the identity has
    at most `per_identity_limit` connects per quota period, counted before the shared
    quota, so one identity cannot spend the quota for everyone → 429.
@@ -30,7 +33,9 @@ from lexstream_runtime.sessions import OwnerKey, SessionRegistry
 CONNECTION_TABLE = environment.required(contract.ENV_CONNECTION_TABLE)
 AUTH_MODE = environment.one_of(contract.ENV_AUTH_MODE, contract.AUTH_MODES)
 DYNAMODB = aws.dynamodb_client()
-QUOTA = RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM)
+QUOTA = RequestQuota.from_environment(
+    DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM, per_source=True
+)
 # Asked whether a session's connection is still live (GetConnection).
 MANAGEMENT = websocket.own_api_management_client()
 SESSIONS = SessionRegistry(
@@ -49,6 +54,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if connection_id is None:
         return websocket.decide(ROUTE, 400, "Bad request", "malformed_event")
     fields = {"connectionId": connection_id}
+    source = websocket.source_ip(event)
+    refusal = websocket.count(
+        ROUTE, lambda: QUOTA.admit_source(source), "source_quota_exceeded", **fields
+    )
+    if refusal is not None:
+        return refusal
     owner = None
     if AUTH_MODE == contract.AUTH_IAM:
         owner = websocket.cognito_identity_id(event)

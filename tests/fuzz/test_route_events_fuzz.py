@@ -46,6 +46,7 @@ def route_environment(connection_table: str, quota_table: str, auth_mode: str) -
         contract.ENV_QUOTA_LIMIT: UNREACHED_LIMIT,
         contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: UNREACHED_LIMIT,
+        contract.ENV_QUOTA_PER_SOURCE_LIMIT: UNREACHED_LIMIT,
         contract.ENV_AUTH_MODE: auth_mode,
         # Nothing listens on port 9: the fuzzed connects never meet a row to judge.
         contract.ENV_CALLBACK_URL: "http://127.0.0.1:9/local",

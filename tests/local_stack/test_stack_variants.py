@@ -159,6 +159,7 @@ def test_defaults_come_from_pulumi_yaml():
             "quotaLimit": 3,
             "quotaPeriod": "WEEK",
             "quotaPerIdentityLimit": 2,
+            "quotaPerSourceLimit": 4,
             "throttleRateLimit": 5,
             "throttleBurstLimit": 9,
         }
@@ -166,6 +167,7 @@ def test_defaults_come_from_pulumi_yaml():
     assert (settings.auth_mode, settings.stage, settings.quota_limit) == ("none", "Dev", 3)
     assert (settings.throttle_rate, settings.throttle_burst, settings.max_tokens) == (5, 9, 7)
     assert settings.quota_per_identity_limit == 2
+    assert settings.quota_per_source_limit == 4
 
 
 def test_command_serves_the_page_and_stops_cleanly_on_sigterm():

@@ -289,6 +289,7 @@ def test_route_functions_enforce_the_quota_from_their_environment(record: StackR
         contract.ENV_AUTH_MODE: v.setting(record, "authMode"),
         contract.ENV_CALLBACK_URL: record.exports["callback_url"],
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(v.setting(record, "quotaPerIdentityLimit")),
+        contract.ENV_QUOTA_PER_SOURCE_LIMIT: str(v.setting(record, "quotaPerSourceLimit")),
         **quota,
         **metrics,
     }
