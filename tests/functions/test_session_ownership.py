@@ -13,13 +13,14 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from lexstream_runtime import contract
+from lexstream_runtime import aws, contract
 from lexstream_runtime.logs import identity_tag
-from lexstream_runtime.sessions import PENDING_SECONDS, OwnerKey
+from lexstream_runtime.sessions import PENDING_SECONDS, Claim, OwnerKey, SessionRegistry
 from lexstream_runtime.streaming import open_stream
 
 from local_stack.gateway import LocalGateway
@@ -30,6 +31,7 @@ from tests.functions.waiting import eventually
 from tests.stock_web_ui import stock_connect_url, stock_session_attributes, stock_session_id
 
 MODES = [contract.AUTH_NONE, contract.AUTH_IAM]
+T = TypeVar("T")
 REGION = "us-east-1"
 
 
@@ -446,32 +448,129 @@ def test_connect_answers_500_and_writes_nothing_when_liveness_cannot_be_told(
     )
 
 
-@pytest.mark.parametrize("auth", MODES)
-def test_connects_racing_for_one_free_session_leave_exactly_one_owner_and_one_row(
-    serve_routes, row, connection_items, auth
-):
-    gateway, _ = serve_routes(auth=auth)
-    session_id = stock_session_id()
-    browsers = [Browser.new(gateway) for _ in range(6)]
-    start = threading.Barrier(len(browsers))
-    statuses: list[int] = []
-    lock = threading.Lock()
+def race(*calls: Callable[[], T]) -> list[T]:
+    """Run every call on its own thread, all released at once; their results, in order."""
+    start = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
 
-    def race(browser: Browser) -> None:
+    def run(index: int) -> None:
         start.wait()
-        status = browser.status(session_id)
-        with lock:
-            statuses.append(status)
+        results[index] = calls[index]()
 
-    threads = [threading.Thread(target=race, args=(b,)) for b in browsers]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
+    return results
+
+
+@pytest.mark.parametrize("auth", MODES)
+@pytest.mark.parametrize("session", ["free", "gone"])
+def test_connects_racing_for_one_session_leave_exactly_one_owner_and_one_row(
+    serve_routes, row, age_row, connection_items, auth, session
+):
+    gateway, _ = serve_routes(auth=auth, with_disconnect=False)
+    session_id = stock_session_id()
+    if session == "gone":  # its socket closed, and no $disconnect removed the row
+        Browser.new(gateway).connect(session_id).close()
+        assert eventually(lambda: gateway.open_connection_ids() == [])
+        age_row(session_id, PENDING_SECONDS + 5)
+    browsers = [Browser.new(gateway) for _ in range(6)]
+
+    statuses = race(*(lambda b=b: b.status(session_id) for b in browsers))
 
     assert sorted(statuses) == [101] + [403] * (len(browsers) - 1)
     assert len(connection_items()) == 1
     assert row(session_id)["connection"] == only_connection(gateway)
+
+
+class PausingManagement:
+    """The gateway's real management API client, with a hook that runs inside the first
+    GetConnection, between a claim's liveness check and its conditional write: what
+    another connect can do in that moment."""
+
+    def __init__(self, gateway: LocalGateway, during_check: Callable[[], None]) -> None:
+        self.client = aws.route_management_client(gateway.callback_url)
+        self.during_check = during_check
+        self.checks = 0
+
+    def get_connection(self, **request: Any) -> Any:
+        self.checks += 1
+        if self.checks == 1:
+            self.during_check()
+        return self.client.get_connection(**request)
+
+
+@pytest.fixture
+def registry(dynamodb, connection_table, quota_table) -> Callable[[Any], SessionRegistry]:
+    """`registry(management)` → a SessionRegistry on this test's tables, as $connect has."""
+    owner_key = OwnerKey(dynamodb, quota_table)
+    return lambda management: SessionRegistry(
+        dynamodb, connection_table, management, owner_key=owner_key
+    )
+
+
+@pytest.mark.parametrize("auth", MODES)
+def test_two_takeovers_of_a_gone_session_leave_one_owner_and_never_overwrite_the_fresh_row(
+    serve_routes, put_row, row, registry, auth
+):
+    gateway, _ = serve_routes(auth=auth)
+    session_id = stock_session_id()
+    # Old enough to be judged by the management API, which answers 410: gone.
+    put_row(session_id, "GoneLongAgo=", contract.connection_ttl(time.time() - 600))
+    both_judged = threading.Barrier(2)
+    owners = {
+        contract.AUTH_IAM: ["us-east-1:" + str(uuid.uuid4()) for _ in range(2)],
+        contract.AUTH_NONE: [None, None],
+    }[auth]
+
+    def take_over(connection_id: str, owner: str | None) -> Claim:
+        # Both connects have judged the row gone before either writes.
+        management = PausingManagement(gateway, lambda: both_judged.wait(30))
+        return registry(management).claim(session_id, connection_id, owner)
+
+    first, second = race(
+        lambda: take_over("Successor-A=", owners[0]), lambda: take_over("Successor-B=", owners[1])
+    )
+
+    claims = {"Successor-A=": first, "Successor-B=": second}
+    winners = [c for c, claim in claims.items() if claim.granted]
+    assert len(winners) == 1
+    [loser] = [claim for claim in claims.values() if not claim.granted]
+    assert claims[winners[0]].reason == "took_over_gone"
+    # The loser's write was conditional on the gone row, which the winner had replaced;
+    # it then found the winner's fresh row, which counts as live, and left it alone.
+    assert (loser.reason, loser.previous_connection) == ("session_in_use", winners[0])
+    assert row(session_id)["connection"] == winners[0]
+
+
+@pytest.mark.parametrize("session", ["identity id", "stock id"])
+def test_a_retry_round_that_finds_its_own_identitys_row_takes_it_only_for_its_identity_id(
+    serve_routes, put_row, row, registry, owner_digest, session
+):
+    gateway, _ = serve_routes(auth=contract.AUTH_IAM)
+    identity = "us-east-1:" + str(uuid.uuid4())
+    session_id = identity if session == "identity id" else stock_session_id()
+    # A row nobody owns (written in `none` mode), whose connection is gone.
+    put_row(session_id, "GoneLongAgo=", contract.connection_ttl(time.time() - 600))
+
+    # While the first tab checks that connection, the same identity's other tab takes
+    # the session; the first tab's write then fails on a fresh row of its own identity.
+    other_tab = registry(aws.route_management_client(gateway.callback_url))
+    management = PausingManagement(
+        gateway, lambda: other_tab.claim(session_id, "OtherTab=", identity)
+    )
+    claim = registry(management).claim(session_id, "FirstTab=", identity)
+
+    if session == "identity id":
+        # The row is its own: the next round's free-or-own write replaces it.
+        assert (claim.granted, claim.reason) == (True, "registered")
+        assert row(session_id) == {"connection": "FirstTab=", "owner": owner_digest(identity)}
+    else:
+        # A stock id is never replaced by the same identity while live.
+        assert (claim.granted, claim.reason) == (False, "session_in_use")
+        assert row(session_id) == {"connection": "OtherTab=", "owner": owner_digest(identity)}
 
 
 def test_identity_ids_never_reach_the_connect_logs_in_clear(serve_routes, capsys):
@@ -491,22 +590,10 @@ def test_identity_ids_never_reach_the_connect_logs_in_clear(serve_routes, capsys
 
 
 def test_cold_starts_racing_to_create_the_owner_key_all_use_the_same_key(dynamodb, quota_table):
+    identity = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
     keys = [OwnerKey(dynamodb, quota_table) for _ in range(8)]
-    start = threading.Barrier(len(keys))
-    digests: list[str] = []
-    lock = threading.Lock()
 
-    def first_connect(key: OwnerKey) -> None:
-        start.wait()
-        digest = key.digest("us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b")
-        with lock:
-            digests.append(digest)
+    digests = race(*(lambda key=key: key.digest(identity) for key in keys))
 
-    threads = [threading.Thread(target=first_connect, args=(key,)) for key in keys]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
-    assert len(digests) == len(keys)
+    assert None not in digests
     assert len(set(digests)) == 1
