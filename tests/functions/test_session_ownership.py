@@ -597,3 +597,29 @@ def test_cold_starts_racing_to_create_the_owner_key_all_use_the_same_key(dynamod
 
     assert None not in digests
     assert len(set(digests)) == 1
+
+
+def test_identity_ids_never_reach_the_turn_and_metric_lines_in_clear(
+    serve_routes, event, connection_table, dynamodb, capsys
+):
+    gateway, _ = serve_routes(auth=contract.AUTH_IAM)
+    patched = Browser.new(gateway)
+    identity = patched.credentials.identity_id
+    socket = patched.connect(identity)
+    turn = event("lexv2-fulfillment-streaming")
+    turn["sessionId"] = identity
+    turn["sessionState"]["sessionAttributes"] = stock_session_attributes(
+        gateway.websocket_url, connection_table
+    )
+
+    with open_stream(turn, dynamodb=dynamodb, metrics_namespace="Lexstream/test") as stream:
+        stream.write(f"Answer for {identity}.")
+    assert socket.wait_for(lambda c: c.text == f"Answer for {identity}.")
+
+    output = capsys.readouterr().out
+    lines = [json.loads(raw) for raw in output.splitlines() if raw.startswith("{")]
+    closed = [line for line in lines if line["event"] == "stream_closed"]
+    assert len(closed) == 1
+    assert "_aws" in closed[0]  # the metric lines
+    assert identity not in output
+    assert closed[0]["sessionId"] == identity_tag(identity)
