@@ -142,6 +142,9 @@ def test_a_zero_or_empty_setting_is_refused_not_replaced_by_the_default():
     with pytest.raises(StackError, match="at least 1") as refused:
         StackSettings(quota_limit=0).resolved()
     assert refused.value.setting == "quota_limit"
+    with pytest.raises(StackError, match="at least 1") as refused:
+        StackSettings(quota_per_source_limit=0).resolved()
+    assert refused.value.setting == "quota_per_source_limit"
     # The component's own rule and wording: the stack refuses what a deployment would.
     with pytest.raises(StackError, match="1-128 letters, digits") as refused:
         StackSettings(stage="").resolved()
