@@ -8,7 +8,8 @@ import pulumi
 from lexstream_runtime import contract
 
 from .api_gateway_account import create_api_gateway_account
-from .args import StreamingBackendArgs, require_component_name
+from .args import StreamingBackendArgs
+from .argument_rules import require_component_name
 from .aws_context import AwsContext
 from .bedrock_example import BedrockExample
 from .children import Children

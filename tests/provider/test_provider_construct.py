@@ -169,7 +169,7 @@ def test_a_bad_nested_argument_is_named_by_its_path(plugin: RunningPlugin) -> No
 
 
 def test_a_too_long_name_fails_construct_with_the_python_message(plugin: RunningPlugin) -> None:
-    from components.args import require_component_name
+    from components.argument_rules import require_component_name
 
     name = "a" * 41
     with pytest.raises(InvalidArgumentError) as python:
