@@ -27,6 +27,7 @@ import os
 import random
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -183,7 +184,55 @@ def _init_seconds(
     return float(json.loads(completed.stdout.strip().splitlines()[-1])["init_s"])
 
 
-def run(repeat: int = 21, python: str | None = None, seed: int | None = None) -> dict[str, object]:
+def revision_archives(revision: str, into: Path) -> dict[str, dict[str, Path]]:
+    """Every function's archive files as git `revision` of this repository laid them out
+    (its own `functions/layout.py` decides), checked out under `into`.
+
+    Raises ValueError naming the revision when git cannot export it.
+    """
+    root = Path(layout.FUNCTIONS_DIR).parent
+    exported = subprocess.run(
+        ["git", "-C", str(root), "archive", "--format=tar", revision, "functions"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if exported.returncode != 0:
+        message = exported.stderr.decode(errors="replace").strip()
+        raise ValueError(f"cannot export functions/ at revision {revision!r}: {message}")
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(exported.stdout)) as archive:
+        archive.extractall(into, filter="data")
+    listed = subprocess.run(
+        [sys.executable, "-I", "-c", _LIST_LAYOUT],
+        cwd=into,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return {
+        name: {arcname: Path(path) for arcname, path in files.items()}
+        for name, files in json.loads(listed.stdout).items()
+    }
+
+
+# Asks a checked-out revision's own layout for its archives.
+_LIST_LAYOUT = """
+import json, sys
+sys.path.insert(0, ".")
+from functions import layout
+print(json.dumps({name: {arc: str(path) for arc, path in layout.function_files(name).items()}
+                  for name in layout.FUNCTION_NAMES}))
+"""
+
+
+def run(
+    repeat: int = 21,
+    python: str | None = None,
+    seed: int | None = None,
+    against: str | None = None,
+) -> dict[str, object]:
     """Measure every function in `functions.layout.FUNCTION_NAMES`.
 
     repeat: fresh interpreters per function and per baseline, interleaved by round;
@@ -191,6 +240,8 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
     python: the interpreter to measure with (default: this one); ideally the functions'
         Lambda runtime version, with boto3 installed.
     seed: for the rounds' stack depths and orders (default: a fresh one, reported).
+    against: a git revision whose functions are measured in the same rounds, so that a
+        change's before and after come from one run (default: none).
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
@@ -218,6 +269,13 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
             _lay_out(files, archives[name])
             targets[name] = contract.HANDLERS[name]
             samples[name] = []
+        before = revision_archives(against, Path(scratch) / "revision") if against else {}
+        for name, files in before.items():
+            label = f"{name}@{against}"
+            archives[label] = Path(scratch) / "before" / name
+            _lay_out(files, archives[label])
+            targets[label] = contract.HANDLERS[name]
+            samples[label] = []
         for _ in range(repeat):
             depth = rounds.randrange(STACK_SPREAD_FRAMES)
             depths.append(depth)
@@ -247,6 +305,16 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
             }
         )
     layer_zipped, layer_unzipped = archive_bytes(layout.layer_files())
+    against_functions = [
+        {
+            "function": name,
+            "init_ms": round(median(samples[f"{name}@{against}"]) * 1000, 2),
+            "over_baseline_ms": round(
+                (median(samples[f"{name}@{against}"]) - baseline_s) * 1000, 2
+            ),
+        }
+        for name in before
+    ]
     return {
         "repeat": repeat,
         "python": who,
@@ -264,6 +332,7 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
         },
         "functions": functions,
         "layer": {"archive_bytes": layer_zipped, "unzipped_bytes": layer_unzipped},
+        "against": {"revision": against, "functions": against_functions} if against else None,
     }
 
 

@@ -240,6 +240,34 @@ def _cold_start(section: dict[str, Any]) -> list[str]:
         )
     ]
     lines += _table(("client path", "time", "/ boto3 + one client"), client_rows)
+    against = section.get("against")
+    if against:
+        now = {entry["function"]: entry for entry in section["functions"]}
+        lines += [
+            "",
+            f"Before and after, in the same rounds: the functions of `{against['revision']}` "
+            "against this tree's.",
+            "",
+        ]
+        rows = [
+            (
+                f"`{entry['function']}`",
+                f"{entry['over_baseline_ms']:+.1f} ms",
+                f"{now[entry['function']]['over_baseline_ms']:+.1f} ms",
+                f"{now[entry['function']]['init_ms'] - entry['init_ms']:+.1f} ms",
+            )
+            for entry in against["functions"]
+            if entry["function"] in now
+        ]
+        lines += _table(
+            (
+                "function",
+                f"over `import boto3`, {against['revision']}",
+                "over `import boto3`, now",
+                "change",
+            ),
+            rows,
+        )
     return lines
 
 
