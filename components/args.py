@@ -10,6 +10,7 @@ to their range) before the rules below read it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Any
@@ -26,16 +27,12 @@ from .argument_rules import (
     INT32_MAX,
     MAX_SYSTEM_PROMPT_BYTES,
     MODEL_ID_PATTERN,
+    ROLE_NAME_PATTERN,
     SNS_TOPIC_ARN_PATTERN,
     STAGE_NAME_PATTERN,
     Choices,
     InvalidArgumentError,
     check_declared_types,
-    require_choice,
-    require_optional_match,
-    require_role_names,
-    require_tags,
-    require_throttle,
 )
 
 # Log retention in days: an integer argument that takes only CloudWatch's values.
@@ -246,17 +243,19 @@ class StreamingBackendArgs:
         self._validate()
 
     def _validate(self) -> None:
-        require_choice("auth_mode", self.auth_mode, contract.AUTH_MODES)
-        if not STAGE_NAME_PATTERN.fullmatch(self.stage_name):
+        _require_choice("auth_mode", self.auth_mode, contract.AUTH_MODES)
+        if not isinstance(self.stage_name, str) or not STAGE_NAME_PATTERN.fullmatch(
+            self.stage_name
+        ):
             raise InvalidArgumentError(
                 "stage_name",
                 f"must be 1-128 letters, digits, hyphens or underscores (got {self.stage_name!r})",
             )
-        require_throttle("throttle_burst_limit", "throttle_rate_limit", self)
+        _require_throttle("throttle_burst_limit", "throttle_rate_limit", self)
         _require_positive_int("quota_limit", self.quota_limit)
-        require_choice("quota_period", self.quota_period, contract.QUOTA_PERIODS)
+        _require_choice("quota_period", self.quota_period, contract.QUOTA_PERIODS)
         _require_positive_int("quota_per_identity_limit", self.quota_per_identity_limit)
-        require_throttle("quota_burst_limit", "quota_rate_limit", self)
+        _require_throttle("quota_burst_limit", "quota_rate_limit", self)
         # All traffic passes the stage first, so a per-client limit above the stage's could
         # never take effect: that is a misconfiguration, not a harmless surplus.
         for quota, stage in (
@@ -270,8 +269,8 @@ class StreamingBackendArgs:
                     f"{getattr(self, quota)}: every request passes the stage limit first",
                     related=[stage],
                 )
-        require_role_names("web_ui_role_names", self.web_ui_role_names)
-        require_role_names("fulfillment_role_names", self.fulfillment_role_names)
+        _require_role_names("web_ui_role_names", self.web_ui_role_names)
+        _require_role_names("fulfillment_role_names", self.fulfillment_role_names)
         if self.web_ui_role_names and self.auth_mode != contract.AUTH_IAM:
             raise InvalidArgumentError(
                 "web_ui_role_names",
@@ -281,7 +280,7 @@ class StreamingBackendArgs:
             )
         self._validate_monitoring()
         self._validate_custom_domain()
-        require_tags(self.tags)
+        _require_tags(self.tags)
         for part, transform in self.transforms.items():
             if part not in TRANSFORM_TARGETS:
                 raise InvalidArgumentError(
@@ -292,7 +291,7 @@ class StreamingBackendArgs:
                 raise InvalidArgumentError(f"transforms[{part!r}]", "must be callable")
 
     def _validate_monitoring(self) -> None:
-        require_optional_match(
+        _require_optional_match(
             "alarm_topic_arn",
             self.alarm_topic_arn,
             SNS_TOPIC_ARN_PATTERN,
@@ -309,20 +308,20 @@ class StreamingBackendArgs:
         name = self.custom_domain_name
         certificate = self.custom_domain_certificate_arn
         zone = self.custom_domain_hosted_zone_id
-        require_optional_match(
+        _require_optional_match(
             "custom_domain_name",
             name,
             DOMAIN_NAME_PATTERN,
             "a lower-case domain name such as chat.example.com (letters, digits, hyphens; "
             "no wildcard, no scheme, no path)",
         )
-        require_optional_match(
+        _require_optional_match(
             "custom_domain_certificate_arn",
             certificate,
             CERTIFICATE_ARN_PATTERN,
             "an ACM certificate ARN like arn:aws:acm:us-east-1:123456789012:certificate/<uuid>",
         )
-        require_optional_match(
+        _require_optional_match(
             "custom_domain_hosted_zone_id",
             zone,
             HOSTED_ZONE_ID_PATTERN,
@@ -388,3 +387,56 @@ def _require_positive_int(argument: str, value: object) -> None:
             argument,
             f"must be a whole number of at least 1 and at most {INT32_MAX} (got {value!r})",
         )
+
+
+def _require_choice(argument: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise InvalidArgumentError(argument, f"must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def _require_throttle(burst_argument: str, rate_argument: str, arguments: Any) -> None:
+    """The pair's own rule; each value's type and range are already checked."""
+    burst = getattr(arguments, burst_argument)
+    rate = getattr(arguments, rate_argument)
+    # API Gateway throttles with a token bucket: `burst` is its size and `rate` its refill
+    # per second. A bucket smaller than one second of refill means the configured rate can
+    # never be reached by a client that sends in bursts, so the pair contradicts itself.
+    if burst < rate:
+        raise InvalidArgumentError(
+            burst_argument,
+            f"must be at least {{{rate_argument}}} ({rate}), got {burst}: the burst is the "
+            "token bucket that the rate refills",
+            related=[rate_argument],
+        )
+
+
+def _require_optional_match(
+    argument: str, value: object, pattern: re.Pattern[str], expected: str
+) -> None:
+    if value is not None and not (isinstance(value, str) and pattern.fullmatch(value)):
+        raise InvalidArgumentError(argument, f"must be {expected}, or None (got {value!r})")
+
+
+def _require_role_names(argument: str, names: Sequence[str]) -> None:
+    for name in names:
+        if not isinstance(name, str) or not ROLE_NAME_PATTERN.fullmatch(name):
+            raise InvalidArgumentError(
+                argument,
+                "must list IAM role names (not ARNs): 1-64 letters, digits or +=,.@_- "
+                f"(got {name!r})",
+            )
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError(argument, f"lists a role twice: {list(names)}")
+
+
+def _require_tags(tags: Mapping[str, str]) -> None:
+    # AWS tag limits: keys up to 128 characters, values up to 256, `aws:` is reserved.
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            raise InvalidArgumentError(
+                "tags", f"has an invalid key {key!r}: 1-128 characters, not starting with aws:"
+            )
+        if len(value) > 256:
+            raise InvalidArgumentError(
+                "tags", f"has an invalid value for {key!r}: text of at most 256 characters"
+            )
