@@ -36,7 +36,7 @@ DYNAMODB = aws.dynamodb_client()
 QUOTA = RequestQuota.from_environment(
     DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM, per_source=True
 )
-# Asked whether a session's connection is still live (GetConnection).
+# Asked whether a session's connection is still live (GetConnection); made on first use.
 MANAGEMENT = websocket.own_api_management_client()
 SESSIONS = SessionRegistry(
     DYNAMODB, CONNECTION_TABLE, MANAGEMENT, owner_key=OwnerKey(DYNAMODB, QUOTA.table_name)
