@@ -80,11 +80,11 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         name="callback URL policy",
-        path="functions/lexstream_runtime/streaming.py",
-        functions=("callback_url_problem", "_same_endpoint", "_endpoint_key", "callback_url_of"),
+        path="functions/lexstream_runtime/callback_url.py",
         tests=(
-            "tests/functions/test_streaming_rules.py",
+            "tests/functions/test_callback_url.py",
             "tests/functions/test_callback_url_same_endpoint.py",
+            "tests/functions/test_streaming_rules.py",
             "tests/functions/test_streaming.py",
         ),
     ),
@@ -102,7 +102,10 @@ TARGETS: tuple[Target, ...] = (
         name="provider input conversion",
         path="provider/schema.py",
         functions=("args_from_inputs", "_from_wire", "error_message"),
-        tests=("tests/provider/test_provider_construct.py",),
+        tests=(
+            "tests/provider/test_provider_construct.py",
+            "tests/provider/test_provider_input_types.py",
+        ),
         # The plugin runs as the engine starts it, with an environment of its own.
         by_coverage=False,
     ),
@@ -179,7 +182,7 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "contract.AUTH_IAM)": "the cold init admits only 'iam' and 'none', and 'none' <= "
         "'iam' is false",
     },
-    "functions/lexstream_runtime/streaming.py": {
+    "functions/lexstream_runtime/callback_url.py": {
         'core/ReplaceComparisonOperator_Eq_LtE: if url.scheme == "http" and host not in '
         '_LOOPBACK_HOSTS: => if url.scheme <= "http" and host not in _LOOPBACK_HOSTS:': (
             "the scheme is already known to be http or https here, and 'https' <= 'http' is false"

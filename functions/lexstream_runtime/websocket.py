@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import metrics
-from .aws import AWS_ERRORS, error_code, route_management_client
+from .aws import AWS_ERRORS, LazyClient, error_code, route_management_client
 from .contract import ENV_CALLBACK_URL
 from .environment import ConfigurationError, required
 from .logs import log_json
@@ -42,6 +43,12 @@ def query_parameter(event: Any, name: str) -> str | None:
 def cognito_identity_id(event: Any) -> str | None:
     """The Cognito identity that signed the $connect request (AWS_IAM routes only)."""
     value = _mapping(request_context(event).get("identity")).get("cognitoIdentityId")
+    return value if isinstance(value, str) and value else None
+
+
+def source_ip(event: Any) -> str | None:
+    """The address the $connect came from, as API Gateway saw it, or None."""
+    value = _mapping(request_context(event).get("identity")).get("sourceIp")
     return value if isinstance(value, str) and value else None
 
 
@@ -100,12 +107,23 @@ def count(
 
 def own_api_management_client() -> Any:
     """The management API client of the component's own API stage, from
-    LEXSTREAM_CALLBACK_URL (create it once, at cold init)."""
+    LEXSTREAM_CALLBACK_URL: checked at cold init, created on first use (`aws.LazyClient`),
+    because the route functions call it only on rare paths."""
     callback_url = required(ENV_CALLBACK_URL)
-    try:
-        return route_management_client(callback_url)
-    except ValueError as error:  # botocore refuses an endpoint URL it cannot use
+    parts = urlsplit(callback_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ConfigurationError(
             f"environment variable {ENV_CALLBACK_URL}={callback_url!r} must be the "
-            f"API stage's https callback URL: {error}"
-        ) from None
+            "API stage's https callback URL"
+        )
+
+    def create() -> Any:
+        try:
+            return route_management_client(callback_url)
+        except ValueError as error:  # botocore refuses an endpoint URL it cannot use
+            raise ConfigurationError(
+                f"environment variable {ENV_CALLBACK_URL}={callback_url!r} must be the "
+                f"API stage's https callback URL: {error}"
+            ) from None
+
+    return LazyClient(create)

@@ -67,7 +67,9 @@ def table(dynamodb: Any, connection_table: str, management: ManagementStub):  # 
         def claim(moves: list[Callable[[], None]]) -> Claim:
             client = InterleavedWrites(dynamodb, moves)
             management_client = aws.route_management_client(management.url)
-            registry = SessionRegistry(client, connection_table, management_client, lambda: NOW)
+            registry = SessionRegistry(
+                client, connection_table, management_client, clock=lambda: NOW
+            )
             return registry.claim(SESSION, "conn-new", None)
 
         @staticmethod

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from lexstream_runtime import aws, contract
-from lexstream_runtime.sessions import Claim, SessionRegistry
+from lexstream_runtime.sessions import Claim, OwnerKey, SessionRegistry
 
 from tests.functions.test_gone_by_status import ManagementStub, gone_answer, management  # noqa: F401
 
@@ -24,11 +24,15 @@ LIVE = (200, {}, json.dumps({"connectedAt": "2027-01-15T08:00:00Z"}).encode())
 def registry(
     dynamodb: Any,
     connection_table: str,
+    quota_table: str,
     management: ManagementStub,  # noqa: F811
 ) -> Callable[[float], SessionRegistry]:
     """`registry(at)` → the connect function's registry with the clock stopped at `at`."""
     client = aws.route_management_client(management.url)
-    return lambda at: SessionRegistry(dynamodb, connection_table, client, clock=lambda: at)
+    owner_key = OwnerKey(dynamodb, quota_table)
+    return lambda at: SessionRegistry(
+        dynamodb, connection_table, client, owner_key=owner_key, clock=lambda: at
+    )
 
 
 IN_USE = Claim(False, "session_in_use", "conn-A")
@@ -128,8 +132,9 @@ def test_a_live_row_of_another_identity_is_in_use_whichever_way_the_ids_sort(
     holder,
     caller,
 ):
-    registry(NOW).claim(SESSION, "conn-A", holder)
+    # The holder's own identity id is the session id: only then may it replace its row.
+    registry(NOW).claim(holder, "conn-A", holder)
     management.answer = LIVE
 
-    assert registry(NOW + 60).claim(SESSION, "conn-B", caller) == IN_USE
-    assert registry(NOW + 60).claim(SESSION, "conn-C", holder) == Claim(True, "registered")
+    assert registry(NOW + 60).claim(holder, "conn-B", caller) == IN_USE
+    assert registry(NOW + 60).claim(holder, "conn-C", holder) == Claim(True, "registered")
