@@ -138,3 +138,18 @@ def test_a_live_row_of_another_identity_is_in_use_whichever_way_the_ids_sort(
 
     assert registry(NOW + 60).claim(holder, "conn-B", caller) == IN_USE
     assert registry(NOW + 60).claim(holder, "conn-C", holder) == Claim(True, "registered")
+
+
+@pytest.mark.parametrize("session", ["us-east-1:ffff9999", "lex-web-ui-0a0b", "zz-session"])
+def test_an_identity_replaces_its_live_row_only_for_the_session_named_by_its_id(
+    registry,
+    management,  # noqa: F811
+    session,
+):
+    identity = "us-east-1:bbbb1111"
+    registry(NOW).claim(session, "conn-A", identity)
+    registry(NOW).claim(identity, "conn-A", identity)
+    management.answer = LIVE
+
+    assert registry(NOW + 60).claim(session, "conn-B", identity) == IN_USE
+    assert registry(NOW + 60).claim(identity, "conn-B", identity) == Claim(True, "registered")
