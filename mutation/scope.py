@@ -153,11 +153,11 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "from the 1st, 33 days land on the 3rd to 6th of the next month, and the day "
             "is then set to 1 all the same"
         ),
-        "core/ReplaceBinaryOperator_Mul_Div: def from_environment(cls, dynamodb: Any, *, "
-        "per_identity: bool = False) -> RequestQuota: => def from_environment(cls, "
-        "dynamodb: Any, /, per_identity: bool = False) -> RequestQuota:": (
-            "the `*` of the signature, not a multiplication: as `/` it only also allows "
-            "passing per_identity by position, and every caller names it"
+        "core/ReplaceBinaryOperator_Mul_Div: cls, dynamodb: Any, *, per_identity: bool = "
+        "False, per_source: bool = False => cls, dynamodb: Any, /, per_identity: bool = "
+        "False, per_source: bool = False": (
+            "the `*` of from_environment's signature, not a multiplication: as `/` it only "
+            "also allows passing the flags by position, and every caller names them"
         ),
     },
     "functions/connect/on_connect.py": {

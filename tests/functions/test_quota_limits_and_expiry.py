@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 from lexstream_runtime import contract
-from lexstream_runtime.quota import RequestQuota, connection_key, identity_key, period_bounds
+from lexstream_runtime.quota import (
+    RequestQuota,
+    connection_key,
+    identity_key,
+    period_bounds,
+    source_key,
+)
 
 # Still to come: DynamoDB Local's TTL sweep deletes counters whose expiry has passed.
 MOMENT = datetime(2099, 11, 25, 10, 0, tzinfo=UTC)
@@ -27,14 +33,27 @@ def test_a_period_that_only_resembles_day_week_or_month_is_rejected(period):
 
 
 @pytest.mark.parametrize(
-    ("limit", "per_identity_limit", "problem"),
-    [(0, None, "quota limit"), (1, 0, "per-identity limit"), (1, -1, "per-identity limit")],
+    ("limit", "per_identity_limit", "per_source_limit", "problem"),
+    [
+        (0, None, None, "quota limit"),
+        (1, 0, None, "per-identity limit"),
+        (1, -1, None, "per-identity limit"),
+        (1, None, 0, "per-source limit"),
+        (1, None, -1, "per-source limit"),
+    ],
 )
 def test_limits_below_one_are_rejected_naming_the_limit(
-    dynamodb, quota_table, limit, per_identity_limit, problem
+    dynamodb, quota_table, limit, per_identity_limit, per_source_limit, problem
 ):
     with pytest.raises(ValueError, match=f"{problem} must be >= 1"):
-        RequestQuota(dynamodb, quota_table, limit, "DAY", per_identity_limit)
+        RequestQuota(
+            dynamodb,
+            quota_table,
+            limit,
+            "DAY",
+            per_identity_limit=per_identity_limit,
+            per_source_limit=per_source_limit,
+        )
 
 
 def test_limits_of_exactly_one_admit_exactly_one(dynamodb, quota_table):
@@ -73,6 +92,16 @@ def test_an_identitys_counter_expires_a_day_after_its_period(dynamodb, quota_tab
     )
 
     counter = items(dynamodb, quota_table)[identity_key("us-east-1:a", "DAY#2099-11-25")]
+    assert counter[contract.QUOTA_REQUESTS] == {"N": "1"}
+    assert counter[contract.TTL] == {"N": str(int(datetime(2099, 11, 27, tzinfo=UTC).timestamp()))}
+
+
+def test_a_source_networks_counter_expires_a_day_after_its_period(dynamodb, quota_table):
+    RequestQuota(dynamodb, quota_table, 100, "DAY", per_source_limit=3).admit_source(
+        "203.0.113.7", MOMENT
+    )
+
+    counter = items(dynamodb, quota_table)[source_key("203.0.113.7", "DAY#2099-11-25")]
     assert counter[contract.QUOTA_REQUESTS] == {"N": "1"}
     assert counter[contract.TTL] == {"N": str(int(datetime(2099, 11, 27, tzinfo=UTC).timestamp()))}
 
