@@ -113,3 +113,12 @@ def test_without_a_per_identity_limit_every_identity_is_admitted_and_nothing_is_
 
     assert all(quota.admit_identity("us-east-1:a", MOMENT) for _ in range(3))
     assert items(dynamodb, quota_table) == {}
+
+
+def test_without_a_per_source_limit_every_source_is_admitted_and_nothing_is_counted(
+    dynamodb, quota_table
+):
+    quota = RequestQuota(dynamodb, quota_table, 1, "DAY", per_source_limit=None)
+
+    assert all(quota.admit_source("203.0.113.7", MOMENT) for _ in range(3))
+    assert items(dynamodb, quota_table) == {}
