@@ -76,6 +76,7 @@ TARGETS: tuple[Target, ...] = (
             "tests/functions/test_quota_fairness.py",
             "tests/functions/test_declared_environment.py",
             "tests/functions/test_metrics.py",
+            "tests/functions/test_connect_identity_sessions.py",
         ),
     ),
     Target(
@@ -135,6 +136,7 @@ IDENTITY_OPERATORS = frozenset({"Is", "IsNot"})
 # Mutants that change nothing observable, by module path: `mutation.__main__.mutant_key`
 # (operator, the line, what the mutant makes of it) → why no test can tell them apart.
 # They are left out of the score; `scripts/mutation --report` lists them with the reason.
+_QUOTA_LINE = "DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM, per_source=True"
 _NEXT_MONTH = "first_of_next = (midnight.replace(day=1) + timedelta(days=32)).replace(day=1)"
 EQUIVALENT: dict[str, dict[str, str]] = {
     "functions/lexstream_runtime/quota.py": {
@@ -165,27 +167,16 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "if AUTH_MODE <= contract.AUTH_IAM:": (
             "the cold init admits only 'iam' and 'none', and 'none' <= 'iam' is false"
         ),
-        "core/ReplaceComparisonOperator_Eq_Gt: QUOTA = RequestQuota.from_environment("
-        "DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM) => QUOTA = "
-        "RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE > "
-        "contract.AUTH_IAM)": (
+        f"core/ReplaceComparisonOperator_Eq_Gt: {_QUOTA_LINE} => "
+        f"{_QUOTA_LINE.replace('==', '>')}": (
             "in 'none' mode the limit is then read (the component always sets it for "
             "$connect) but never used: those connects carry no identity"
         ),
-        "core/ReplaceComparisonOperator_Eq_GtE: QUOTA = RequestQuota.from_environment("
-        "DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM) => QUOTA = "
-        "RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE >= "
-        "contract.AUTH_IAM)": "as `>`, and 'iam' >= 'iam' reads the limit as `==` does",
-        "core/ReplaceComparisonOperator_Eq_LtE: QUOTA = RequestQuota.from_environment("
-        "DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM) => QUOTA = "
-        "RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE <= "
-        "contract.AUTH_IAM)": "the cold init admits only 'iam' and 'none', and 'none' <= "
-        "'iam' is false",
-    },
-    "functions/lexstream_runtime/callback_url.py": {
-        'core/ReplaceComparisonOperator_Eq_LtE: if url.scheme == "http" and host not in '
-        '_LOOPBACK_HOSTS: => if url.scheme <= "http" and host not in _LOOPBACK_HOSTS:': (
-            "the scheme is already known to be http or https here, and 'https' <= 'http' is false"
+        f"core/ReplaceComparisonOperator_Eq_GtE: {_QUOTA_LINE} => "
+        f"{_QUOTA_LINE.replace('==', '>=')}": "as `>`, and 'iam' >= 'iam' as `==`",
+        f"core/ReplaceComparisonOperator_Eq_LtE: {_QUOTA_LINE} => "
+        f"{_QUOTA_LINE.replace('==', '<=')}": (
+            "the cold init admits only 'iam' and 'none', and 'none' <= 'iam' is false"
         ),
     },
     "provider/schema.py": {
