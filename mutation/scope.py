@@ -84,6 +84,7 @@ TARGETS: tuple[Target, ...] = (
         path="functions/lexstream_runtime/callback_url.py",
         tests=(
             "tests/functions/test_callback_url.py",
+            "tests/functions/test_callback_url_edges.py",
             "tests/functions/test_callback_url_same_endpoint.py",
             "tests/functions/test_streaming_rules.py",
             "tests/functions/test_streaming.py",
