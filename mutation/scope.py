@@ -85,6 +85,7 @@ TARGETS: tuple[Target, ...] = (
         tests=(
             "tests/functions/test_callback_url.py",
             "tests/functions/test_callback_url_edges.py",
+            "tests/functions/test_metrics.py",
             "tests/functions/test_callback_url_same_endpoint.py",
             "tests/functions/test_streaming_rules.py",
             "tests/functions/test_streaming.py",

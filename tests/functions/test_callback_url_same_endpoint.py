@@ -43,5 +43,7 @@ def test_the_named_endpoint_is_the_pinned_one_only_when_both_name_the_same_stage
 
     example.invoke(lex_event)
 
-    [closed] = lines(capsys.readouterr().out, "stream_closed")
+    output = capsys.readouterr().out
+    [closed] = lines(output, "stream_closed")
     assert closed["outcome"] == outcome
+    assert lines(output, "callback_url_unpinned") == []  # it is pinned
