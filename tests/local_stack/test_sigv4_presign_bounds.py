@@ -52,10 +52,12 @@ def test_a_connect_presigned_for_1_second_up_to_7_days_verifies(expires):
     assert verify(presign(URL, SIGNER, REGION, expires=expires)) == SIGNER
 
 
-@pytest.mark.parametrize("expires", [0, SEVEN_DAYS + 1])
+@pytest.mark.parametrize("expires", [-1, 0, SEVEN_DAYS + 1])
 def test_a_validity_of_0_or_more_than_7_days_is_refused(expires):
+    url = with_parameter(presign(URL, SIGNER, REGION), "X-Amz-Expires", str(expires))
+
     with pytest.raises(SignatureError, match=f"X-Amz-Expires must be 1..{SEVEN_DAYS} seconds"):
-        verify(presign(URL, SIGNER, REGION, expires=expires))
+        verify(url)
 
 
 @pytest.mark.parametrize(
@@ -211,3 +213,15 @@ def test_credentials_sign_up_to_their_expiry_and_not_after():
     assert at(1e9) == expiring
     with pytest.raises(SignatureError, match="signing credentials have expired"):
         at(1e9 + 1)
+
+
+@pytest.mark.parametrize("scope_date", ["20000101", "29991231"])
+def test_a_header_signed_call_whose_scope_is_dated_another_day_is_refused(scope_date):
+    request = _signed()
+    authorization = request["headers"]["authorization"]
+    signed_date = request["headers"]["x-amz-date"][:8]
+    dated = authorization.replace(f"/{signed_date}/", f"/{scope_date}/")
+    request["headers"]["authorization"] = dated
+
+    with pytest.raises(SignatureError, match="credential scope date differs from X-Amz-Date"):
+        _verify(request)
