@@ -225,3 +225,20 @@ def test_a_header_signed_call_whose_scope_is_dated_another_day_is_refused(scope_
 
     with pytest.raises(SignatureError, match="credential scope date differs from X-Amz-Date"):
         _verify(request)
+
+
+@pytest.mark.parametrize("declared", ["0" * 64, "f" * 64])
+def test_a_declared_body_hash_other_than_the_bodys_is_refused_either_way_it_sorts(declared):
+    request = _signed()
+    request["headers"]["x-amz-content-sha256"] = declared
+
+    with pytest.raises(SignatureError, match="X-Amz-Content-SHA256 does not match the body"):
+        _verify(request)
+
+
+def test_a_header_signed_call_with_a_malformed_date_is_refused_naming_the_format():
+    request = _signed()
+    request["headers"]["x-amz-date"] = "yesterday"
+
+    with pytest.raises(SignatureError, match="X-Amz-Date must be YYYYMMDDTHHMMSSZ"):
+        _verify(request)
