@@ -242,3 +242,12 @@ def test_a_header_signed_call_with_a_malformed_date_is_refused_naming_the_format
 
     with pytest.raises(SignatureError, match="X-Amz-Date must be YYYYMMDDTHHMMSSZ"):
         _verify(request)
+
+
+def test_a_presign_without_its_security_token_is_refused_naming_the_token():
+    parts = urlsplit(presign(URL, SIGNER, REGION))
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "X-Amz-Security-Token"]
+    url = urlunsplit(parts._replace(query="&".join(f"{k}={v}" for k, v in query)))
+
+    with pytest.raises(SignatureError, match="the security token does not belong"):
+        verify(url)
