@@ -15,7 +15,7 @@ import concurrent.futures
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -70,6 +70,10 @@ class LexRuntime:
         self.locale_id = locale_id
         self.intent_name = intent_name
         self.streaming_attributes = dict(streaming_attributes or {})
+        # A `streamingEndpoint` value → the callback URL it stands for: the Lex Web UI
+        # turns only `wss://` into `https://`, so a local `ws://` socket URL arrives as it
+        # is, and a fulfillment that posts to the attribute as given needs the http URL.
+        self.endpoint_aliases: dict[str, str] = {}
         self.turn_timeout_s = turn_timeout_s
         self.turns = 0
         self._sessions: dict[str, dict[str, str]] = {}
@@ -85,12 +89,30 @@ class LexRuntime:
             f"/botLocales/{self.locale_id}/sessions/{{sessionId}}/text"
         )
 
-    def routes(self) -> list[web.RouteDef]:
-        """The aiohttp routes to serve (any bot path, so wrong ids get Lex's 404)."""
+    def routes(
+        self,
+        prefix: str = "",
+        authorize: Callable[[web.Request], Awaitable[web.Response | None]] | None = None,
+    ) -> list[web.RouteDef]:
+        """The aiohttp routes to serve (any bot path, so wrong ids get Lex's 404).
+
+        Args:
+            prefix: a path the routes are served under. Default none.
+            authorize: `await authorize(request)` → an error response that refuses the
+                call, or None to take it. Default: every call is taken.
+        """
         pattern = (
-            "/bots/{botId}/botAliases/{botAliasId}/botLocales/{localeId}/sessions/{sessionId}/text"
+            f"{prefix}/bots/{{botId}}/botAliases/{{botAliasId}}/botLocales/{{localeId}}"
+            "/sessions/{sessionId}/text"
         )
-        return [web.post(pattern, self._recognize_text)]
+        if authorize is None:
+            return [web.post(pattern, self._recognize_text)]
+
+        async def recognize_text(request: web.Request) -> web.Response:
+            refusal = await authorize(request)
+            return refusal if refusal is not None else await self._recognize_text(request)
+
+        return [web.post(pattern, recognize_text)]
 
     def close(self) -> None:
         """Stop taking turns; running fulfillments finish first."""
@@ -225,6 +247,9 @@ class LexRuntime:
             attributes = dict(self._sessions.get(session_id, {}))
         for name, value in self.streaming_attributes.items():
             attributes.setdefault(name, value)
+        endpoint = attributes.get(contract.SESSION_ATTR_ENDPOINT)
+        if endpoint in self.endpoint_aliases:
+            attributes[contract.SESSION_ATTR_ENDPOINT] = self.endpoint_aliases[endpoint]
         return attributes
 
 

@@ -49,6 +49,8 @@ from .gateway import LocalGateway
 from .identity import LocalCredentials
 from .lambda_runtime import LambdaFunction, patched_environ
 from .lex_runtime import LexRuntime
+from .web_ui import StackValues, WebUiError, WebUiSite, checked_build
+from .web_ui.loader_config import read_user_config
 
 log = logging.getLogger("lexstream.local")
 
@@ -138,6 +140,12 @@ class StackSettings:
             "identity" (its Cognito identity id, as a patched client may). Default
             "stock".
         connection_table, quota_table: table names. Default lexstream-local-*.
+        web_ui: a folder holding a built Lex Web UI to serve instead of the chat page,
+            e.g. `aws-lex-web-ui/dist` (see `local_stack.web_ui`). Default None.
+        allow_origins: other origins, exactly as a browser sends them (e.g.
+            `http://127.0.0.1:5173`), whose pages may use the stack: open sockets, call
+            the identity and Lex endpoints (CORS) and frame the Web UI. Default none:
+            only the stack's own origin.
     """
 
     port: int = 0
@@ -164,6 +172,8 @@ class StackSettings:
     quota_table: str = "lexstream-local-quota"
     system_prompt: str | None = None
     max_tokens: int | None = None
+    web_ui: str | None = None
+    allow_origins: tuple[str, ...] = ()
 
     def resolved(self, defaults: Mapping[str, Any] | None = None) -> StackSettings:
         """A copy with every None filled from Pulumi.yaml's defaults, checked."""
@@ -222,6 +232,19 @@ class StackSettings:
             )
         if self.handler is not None:
             handler_parts(self.handler)
+        # --- a user's own Web UI (local_stack.web_ui) ---
+        if self.web_ui is not None:
+            try:
+                read_user_config(checked_build(self.web_ui))
+            except WebUiError as error:
+                raise StackError(error.problem, setting="web_ui") from None
+        for origin in self.allow_origins:
+            if not _is_origin(origin):
+                raise StackError(
+                    "must be an origin as a browser sends it, scheme://host[:port] with no "
+                    f"path, e.g. http://127.0.0.1:5173 (got {origin!r})",
+                    setting="allow_origins",
+                )
         endpoint = self.dynamodb_endpoint
         if endpoint is not None and (
             urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).hostname
@@ -238,6 +261,20 @@ class StackSettings:
         return not self.use_bedrock and (
             self.dynamodb_endpoint is None or _is_loopback(self.dynamodb_endpoint)
         )
+
+
+def _is_origin(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and text == f"{parts.scheme}://{parts.netloc}"
+        and not (parts.username or parts.password)
+    )
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -318,6 +355,7 @@ class LocalStack:
         self.functions: dict[str, LambdaFunction] = {}
         self.lex: LexRuntime | None = None
         self.gateway: LocalGateway | None = None
+        self.web_ui: WebUiSite | None = None
         self._process_environment: patched_environ | None = None
         self._had_static_credentials = "AWS_ACCESS_KEY_ID" in os.environ
         self.activity = Activity()
@@ -374,8 +412,19 @@ class LocalStack:
 
     @property
     def page_url(self) -> str:
-        """The chat page, e.g. http://127.0.0.1:8080/."""
-        return f"{self._gateway().base_url}/"
+        """The chat page, e.g. http://127.0.0.1:8080/, or the Web UI's index.html."""
+        page = "index.html" if self.settings.web_ui is not None else ""
+        return f"{self._gateway().base_url}/{page}"
+
+    @property
+    def other_page_urls(self) -> list[str]:
+        """The Web UI's iframe embedding, parent.html, when the build has one."""
+        if (
+            self.settings.web_ui is None
+            or not (checked_build(self.settings.web_ui) / "parent.html").is_file()
+        ):
+            return []
+        return [f"{self._gateway().base_url}/parent.html"]
 
     @property
     def websocket_url(self) -> str:
@@ -583,11 +632,12 @@ class LocalStack:
             throttle_burst=settings.throttle_burst,
             idle_timeout_s=settings.idle_timeout_s,
             max_connection_s=settings.max_connection_s,
-            extra_routes=[*self._page_routes(), *self.lex.routes()],
+            extra_routes=[*self._web_ui_routes(), *self._page_routes(), *self.lex.routes()],
             # The page, Lex and the identity endpoint answer only the stack's own page:
             # any site the developer visits could otherwise drive them (with --bedrock,
             # on the developer's AWS bill).
             own_origin_only=True,
+            allowed_origins=settings.allow_origins,
             activity=self.activity,
         )
         try:
@@ -609,6 +659,48 @@ class LocalStack:
             contract.SESSION_ATTR_ENDPOINT: self.gateway.callback_url,
             contract.SESSION_ATTR_TABLE: settings.connection_table,
         }
+        port = self.gateway.port
+        self.lex.endpoint_aliases = {
+            f"ws://{host}:{port}/{settings.stage}": self.gateway.callback_url
+            for host in ("127.0.0.1", "localhost")
+        }
+        if self.web_ui is not None:
+            for line in self.web_ui.startup_lines():
+                log.info("%s", line)
+        for origin in settings.allow_origins:
+            log.info("allowed origin: %s", origin)
+
+    def _web_ui_routes(self) -> list[web.RouteDef]:
+        """A user's own Web UI build and the AWS endpoints its page calls."""
+        settings = self.settings
+        if settings.web_ui is None:
+            return []
+        assert self.lex is not None
+        self.web_ui = WebUiSite(
+            checked_build(settings.web_ui),
+            region=settings.region,
+            auth_mode=str(settings.auth_mode),
+            lex=self.lex,
+            pool_of=lambda: self._gateway().identity_pool,
+            values_of=self._web_ui_values,
+            reserved=(str(settings.stage), "static", "config.json", "identity"),
+            frame_origins=settings.allow_origins,
+        )
+        return self.web_ui.routes()
+
+    def _web_ui_values(self) -> StackValues:
+        gateway = self._gateway()
+        assert self.lex is not None
+        return StackValues(
+            region=self.settings.region,
+            identity_pool_id=gateway.identity_pool.pool_id,
+            bot_id=self.lex.bot_id,
+            bot_alias_id=self.lex.bot_alias_id,
+            locale_id=self.lex.locale_id,
+            websocket_url=gateway.websocket_url,
+            table=self.settings.connection_table,
+            origin=gateway.base_url,
+        )
 
     def _function_signers(self) -> Callable[[str], LocalCredentials | None]:
         """The credentials the functions sign their posts with, for the gateway to verify
