@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -399,3 +401,43 @@ def test_an_aws_host_the_stack_does_not_serve_is_answered_with_an_error_naming_i
     )
     assert status == 501
     assert any("polly.us-east-1.amazonaws.com" in r.getMessage() for r in caplog.records)
+
+
+def test_the_command_prints_the_pages_the_merge_the_allowed_origins_and_refused_sockets(
+    tmp_path,
+):
+    from test_terminal import RunningCli
+
+    user = {"lex": {"v2BotId": "MYBOT"}, "ui": {"toolbarTitle": "Acme"}}
+    build = make_build(tmp_path / "dist", user)
+    (build / "parent.html").write_text("<html></html>")
+    allowed = "http://127.0.0.1:5173"
+    running = RunningCli(["--web-ui", str(build), "--allow-origin", allowed], tmp_path)
+    try:
+        socket_line = next(line for line in running.lines if "WebSocket  ws://" in line)
+        url = f"{socket_line.split()[-1]}?sessionId=lex-web-ui-1a2b"
+        assert asyncio.run(socket_status(url, "http://127.0.0.1:5174")) == 403
+        assert asyncio.run(socket_status(url, allowed)) == 101
+        assert running.process.stdout is not None
+        for line in running.process.stdout:
+            running.lines.append(line.rstrip("\n"))
+            if " disconnect " in line:
+                break
+    finally:
+        # Its graceful stop is test_terminal's subject; this one ends its process group.
+        os.killpg(running.process.pid, signal.SIGKILL)
+        running.process.communicate()
+    lines = [line.split("  ", 1)[-1] if line[:2].isdigit() else line for line in running.lines]
+    base = running.base_url.removesuffix("/index.html")
+    assert f"  Open  {base}/index.html" in lines
+    assert f"  Also  {base}/parent.html" in lines
+    assert f"allowed origin: {allowed}" in lines
+    assert (
+        "web UI: lex-web-ui-loader-config.json keys replaced with this stack's: lex.v2BotId"
+        in lines
+    )
+    # A refused socket shows in the output with its reason; an accepted one, its close.
+    refusals = [line for line in lines if "refused GET" in line]
+    assert len(refusals) == 1
+    assert "Origin 'http://127.0.0.1:5174' is not this stack's page" in refusals[0]
+    assert any(line.startswith("disconnect ") for line in lines)
