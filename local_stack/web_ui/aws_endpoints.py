@@ -109,15 +109,10 @@ def unserved_hosts_route() -> web.RouteDef:
     """Any other AWS call the page makes: refused with a reason, never sent on."""
 
     async def unserved(request: web.Request) -> web.Response:
-        host = request.match_info["host"]
-        log.warning(
-            "web UI called %s %s%s, which the local stack does not serve (501)",
-            request.method,
-            host,
-            "/" + request.match_info["path"],
-        )
+        call = f"{request.method} {request.match_info['host']}/{request.match_info['path']}"
+        log.warning("web UI called %s, which the local stack does not serve (501)", call)
         return web.json_response(
-            {"message": f"the local stack does not serve {host}"},
+            {"message": f"the local stack does not serve {call}"},
             status=501,
             headers={"x-amzn-ErrorType": "NotImplemented"},
         )

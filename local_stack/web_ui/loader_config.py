@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,15 @@ class StackValues:
     websocket_url: str
     table: str
     origin: str
+
+    def for_host(self, host: str) -> StackValues:
+        """The same values for a page opened as `host` (e.g. `localhost:8080`)."""
+        origin_host = self.origin.partition("//")[2]
+        return replace(
+            self,
+            websocket_url=self.websocket_url.replace(f"//{origin_host}/", f"//{host}/", 1),
+            origin=f"http://{host}",
+        )
 
 
 @dataclass

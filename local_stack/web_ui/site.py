@@ -113,7 +113,14 @@ class WebUiSite:
         raise web.HTTPFound("/index.html")
 
     async def _config(self, request: web.Request) -> web.Response:
-        return web.json_response(self.loader_config.config, headers={"Cache-Control": "no-store"})
+        config = self.loader_config
+        # Opened as localhost rather than 127.0.0.1 (both reach the stack), the page may
+        # open sockets and talk to frames only under the name it was opened with.
+        host = request.host
+        values = self.values_of()
+        if not values.origin.endswith(f"//{host}"):
+            config = merged(self.user_config, values.for_host(host))
+        return web.json_response(config.config, headers={"Cache-Control": "no-store"})
 
     async def _worker(self, request: web.Request) -> web.FileResponse:
         # Served under /.lexstream/, it may still control every page of the origin.

@@ -441,3 +441,14 @@ def test_the_command_prints_the_pages_the_merge_the_allowed_origins_and_refused_
     assert len(refusals) == 1
     assert "Origin 'http://127.0.0.1:5174' is not this stack's page" in refusals[0]
     assert any(line.startswith("disconnect ") for line in lines)
+
+
+def test_a_page_opened_as_localhost_gets_a_config_for_localhost(make_stack, tmp_path):
+    stack = make_stack(web_ui=str(make_build(tmp_path / "dist")), auth_mode="none")
+    port = stack.gateway.port
+    status, _, body = asyncio.run(get(f"http://localhost:{port}/lex-web-ui-loader-config.json"))
+    config = json.loads(body)
+    assert status == 200
+    assert config["lex"]["streamingWebSocketEndpoint"] == f"ws://localhost:{port}/Prod"
+    assert config["ui"]["parentOrigin"] == f"http://localhost:{port}"
+    assert config["iframe"]["iframeOrigin"] == f"http://localhost:{port}"
