@@ -22,6 +22,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from lexstream_runtime import contract
 from local_stack_helpers import StockChatSession
+from test_terminal import RunningCli
 
 from local_stack.stack import StackError, StackSettings
 
@@ -406,8 +407,6 @@ def test_an_aws_host_the_stack_does_not_serve_is_answered_with_an_error_naming_i
 def test_the_command_prints_the_pages_the_merge_the_allowed_origins_and_refused_sockets(
     tmp_path,
 ):
-    from test_terminal import RunningCli
-
     user = {"lex": {"v2BotId": "MYBOT"}, "ui": {"toolbarTitle": "Acme"}}
     build = make_build(tmp_path / "dist", user)
     (build / "parent.html").write_text("<html></html>")
