@@ -6,12 +6,14 @@ the `ws://` streaming endpoint, other origins and the start page."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import os
 import signal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import aiohttp
 import boto3
@@ -191,6 +193,7 @@ def signed_recognize_text(
     host: str = "runtime-v2-lex.us-east-1.amazonaws.com",
     service: str = "lex",
     body: bytes = b'{"text": "hello"}',
+    age_s: float = 0.0,
 ) -> tuple[str, dict[str, str], bytes]:
     """A RecognizeText call as the Web UI's SDK signs it for `host`, then addressed to
     the stack's forwarding path for the AWS host (where the page's worker sends it)."""
@@ -204,7 +207,9 @@ def signed_recognize_text(
         data=body,
         headers={"Content-Type": "application/json"},
     )
-    botocore.auth.SigV4Auth(credentials, service, "us-east-1").add_auth(request)
+    signed_at = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=age_s)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=signed_at):
+        botocore.auth.SigV4Auth(credentials, service, "us-east-1").add_auth(request)
     headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
     url = f"{stack.gateway.base_url}/.aws/runtime-v2-lex.us-east-1.amazonaws.com{path}"
     return url, headers, body
@@ -243,11 +248,17 @@ def test_lex_calls_for_the_aws_host_are_checked_as_lex_checks_their_signature_in
         "unknown key": signed_recognize_text(stack, unknown_key),
         "unsigned": (url, {"Content-Type": "application/json"}, body),
         "body changed": (url, headers, b'{"text": "goodbye"}'),
+        "dated 10 minutes ago": signed_recognize_text(stack, good, age_s=600),
+        "no security token": signed_recognize_text(
+            stack, Credentials(issued.access_key_id, issued.secret_access_key)
+        ),
     }
     outcomes = {name: asyncio.run(post(*request)) for name, request in refusals.items()}
     assert {name: status for name, (status, _) in outcomes.items()} == dict.fromkeys(refusals, 403)
     assert outcomes["unknown key"][1]["type"] == "UnrecognizedClientException"
     assert outcomes["wrong secret"][1]["type"] == "InvalidSignatureException"
+    assert "5 minutes" in outcomes["dated 10 minutes ago"][1]["body"]["message"]
+    assert "security token" in outcomes["no security token"][1]["body"]["message"]
     assert stack.lex.turns == 1
 
 
