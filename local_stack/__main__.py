@@ -171,8 +171,8 @@ def build_parser() -> OneLineParser:
         metavar="URL",
         action="append",
         default=[],
-        help="also accept pages from this exact origin (e.g. http://127.0.0.1:5173 for a "
-        "Web UI dev server); repeatable. Default: the stack's own origin only",
+        help="also accept pages from this exact origin (e.g. http://127.0.0.1:5173, a page "
+        "that embeds the Web UI); repeatable. Default: the stack's own origin only",
     )
     parser.add_argument(
         "--verbose",

@@ -49,7 +49,7 @@ from .gateway import LocalGateway
 from .identity import LocalCredentials
 from .lambda_runtime import LambdaFunction, patched_environ
 from .lex_runtime import LexRuntime
-from .web_ui import StackValues, WebUiError, WebUiSite, checked_build
+from .web_ui import WebUiError, WebUiSite, checked_build, is_origin, site_for_stack
 from .web_ui.loader_config import read_user_config
 
 log = logging.getLogger("lexstream.local")
@@ -239,7 +239,7 @@ class StackSettings:
             except WebUiError as error:
                 raise StackError(error.problem, setting="web_ui") from None
         for origin in self.allow_origins:
-            if not _is_origin(origin):
+            if not is_origin(origin):
                 raise StackError(
                     "must be an origin as a browser sends it, scheme://host[:port] with no "
                     f"path, e.g. http://127.0.0.1:5173 (got {origin!r})",
@@ -261,20 +261,6 @@ class StackSettings:
         return not self.use_bedrock and (
             self.dynamodb_endpoint is None or _is_loopback(self.dynamodb_endpoint)
         )
-
-
-def _is_origin(text: str) -> bool:
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and text == f"{parts.scheme}://{parts.netloc}"
-        and not (parts.username or parts.password)
-    )
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -672,35 +658,10 @@ class LocalStack:
 
     def _web_ui_routes(self) -> list[web.RouteDef]:
         """A user's own Web UI build and the AWS endpoints its page calls."""
-        settings = self.settings
-        if settings.web_ui is None:
+        if self.settings.web_ui is None:
             return []
-        assert self.lex is not None
-        self.web_ui = WebUiSite(
-            checked_build(settings.web_ui),
-            region=settings.region,
-            auth_mode=str(settings.auth_mode),
-            lex=self.lex,
-            pool_of=lambda: self._gateway().identity_pool,
-            values_of=self._web_ui_values,
-            reserved=(str(settings.stage), "static", "config.json", "identity"),
-            frame_origins=settings.allow_origins,
-        )
+        self.web_ui = site_for_stack(self)
         return self.web_ui.routes()
-
-    def _web_ui_values(self) -> StackValues:
-        gateway = self._gateway()
-        assert self.lex is not None
-        return StackValues(
-            region=self.settings.region,
-            identity_pool_id=gateway.identity_pool.pool_id,
-            bot_id=self.lex.bot_id,
-            bot_alias_id=self.lex.bot_alias_id,
-            locale_id=self.lex.locale_id,
-            websocket_url=gateway.websocket_url,
-            table=self.settings.connection_table,
-            origin=gateway.base_url,
-        )
 
     def _function_signers(self) -> Callable[[str], LocalCredentials | None]:
         """The credentials the functions sign their posts with, for the gateway to verify

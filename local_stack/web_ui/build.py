@@ -9,6 +9,7 @@ fetches from the same folder.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 LOADER_FILES = ("lex-web-ui-loader.min.js", "lex-web-ui-loader.js")
 COMPONENT_FILES = ("lex-web-ui.min.js", "lex-web-ui.js")
@@ -53,3 +54,18 @@ def checked_build(directory: str) -> Path:
             "build)"
         )
     return path
+
+
+def is_origin(text: str) -> bool:
+    """Whether `text` is an origin exactly as a browser sends one: scheme://host[:port]."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and text == f"{parts.scheme}://{parts.netloc}"
+        and not (parts.username or parts.password)
+    )

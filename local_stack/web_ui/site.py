@@ -16,13 +16,14 @@ import logging
 import mimetypes
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from ..identity import LocalIdentityPool
 from ..lex_runtime import LexRuntime
 from . import aws_endpoints
-from .build import CONFIG_FILE
+from .build import CONFIG_FILE, checked_build
 from .loader_config import LoaderConfig, StackValues, merged, read_user_config
 
 log = logging.getLogger("lexstream.local.web_ui")
@@ -153,3 +154,35 @@ class WebUiSite:
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         headers["Content-Type"] = content_type
         return web.FileResponse(path, headers=headers)
+
+
+def site_for_stack(stack: Any) -> WebUiSite:
+    """The site for a `LocalStack` whose Lex runtime exists and whose gateway is being
+    made: its settings' folder, region, auth mode and allowed origins."""
+    settings = stack.settings
+    lex = stack.lex
+
+    def values() -> StackValues:
+        gateway = stack.gateway
+        return StackValues(
+            region=settings.region,
+            identity_pool_id=gateway.identity_pool.pool_id,
+            bot_id=lex.bot_id,
+            bot_alias_id=lex.bot_alias_id,
+            locale_id=lex.locale_id,
+            websocket_url=gateway.websocket_url,
+            table=settings.connection_table,
+            origin=gateway.base_url,
+        )
+
+    return WebUiSite(
+        checked_build(settings.web_ui),
+        region=settings.region,
+        auth_mode=str(settings.auth_mode),
+        lex=lex,
+        pool_of=lambda: stack.gateway.identity_pool,
+        values_of=values,
+        # The stack's own paths: the stage (socket and management API) and its chat page.
+        reserved=(str(settings.stage), "static", "config.json", "identity"),
+        frame_origins=settings.allow_origins,
+    )
