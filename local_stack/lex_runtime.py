@@ -1,7 +1,8 @@
 """A Lex V2 runtime for one bot: RecognizeText turns every message into a fulfillment call.
 
 boto3's `lexv2-runtime` client reaches it unchanged with `endpoint_url` (it serves
-`POST /bots/{botId}/botAliases/{botAliasId}/botLocales/{localeId}/sessions/{sessionId}/text`).
+`POST /bots/{botId}/botAliases/{botAliasId}/botLocales/{localeId}/sessions/{sessionId}/text`
+and DeleteSession, `DELETE` on the session's path).
 There is no language model of intents here: every utterance matches one intent (the
 Lex Web UI's streaming bots use FallbackIntent), which is ready for fulfillment, so each
 turn builds a Lex V2 `FulfillmentCodeHook` event and invokes the fulfillment function with
@@ -22,6 +23,8 @@ from aiohttp import web
 from lexstream_runtime import contract
 
 log = logging.getLogger("lexstream.local.lex")
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 # Lex V2 accepts at most 1024 characters of text per RecognizeText call.
 MAX_TEXT_CHARACTERS = 1024
@@ -101,18 +104,30 @@ class LexRuntime:
             authorize: `await authorize(request)` → an error response that refuses the
                 call, or None to take it. Default: every call is taken.
         """
-        pattern = (
+        session = (
             f"{prefix}/bots/{{botId}}/botAliases/{{botAliasId}}/botLocales/{{localeId}}"
-            "/sessions/{sessionId}/text"
+            "/sessions/{sessionId}"
         )
+        handlers = {
+            ("POST", session + "/text"): self._recognize_text,
+            ("DELETE", session): self._delete_session,
+        }
         if authorize is None:
-            return [web.post(pattern, self._recognize_text)]
+            return [
+                web.route(method, path, handler) for (method, path), handler in handlers.items()
+            ]
 
-        async def recognize_text(request: web.Request) -> web.Response:
-            refusal = await authorize(request)
-            return refusal if refusal is not None else await self._recognize_text(request)
+        def authorized(handler: Handler) -> Handler:
+            async def checked(request: web.Request) -> web.Response:
+                refusal = await authorize(request)
+                return refusal if refusal is not None else await handler(request)
 
-        return [web.post(pattern, recognize_text)]
+            return checked
+
+        return [
+            web.route(method, path, authorized(handler))
+            for (method, path), handler in handlers.items()
+        ]
 
     def close(self) -> None:
         """Stop taking turns; running fulfillments finish first."""
@@ -165,8 +180,8 @@ class LexRuntime:
             ],
         }
 
-    async def _recognize_text(self, request: web.Request) -> web.Response:
-        ids = request.match_info
+    def _session_problem(self, ids: Mapping[str, str]) -> web.Response | None:
+        """Lex's error for a path naming another bot or a malformed session id."""
         if (ids["botId"], ids["botAliasId"], ids["localeId"]) != (
             self.bot_id,
             self.bot_alias_id,
@@ -178,11 +193,35 @@ class LexRuntime:
                 f"no bot {ids['botId']}/{ids['botAliasId']}/{ids['localeId']}; this runtime "
                 f"serves {self.bot_id}/{self.bot_alias_id}/{self.locale_id}",
             )
-        session_id = ids["sessionId"]
-        if not contract.SESSION_ID_PATTERN.fullmatch(session_id):
+        if not contract.SESSION_ID_PATTERN.fullmatch(ids["sessionId"]):
             return _error(
                 "ValidationException", 400, "sessionId must be 2-100 characters of [0-9a-zA-Z._:-]"
             )
+        return None
+
+    async def _delete_session(self, request: web.Request) -> web.Response:
+        # DeleteSession: the session's attributes are forgotten, as Lex forgets them.
+        ids = request.match_info
+        problem = self._session_problem(ids)
+        if problem is not None:
+            return problem
+        if self._sessions.pop(ids["sessionId"], None) is None:
+            return _error("ResourceNotFoundException", 404, "the session does not exist")
+        return web.json_response(
+            {
+                "botId": self.bot_id,
+                "botAliasId": self.bot_alias_id,
+                "localeId": self.locale_id,
+                "sessionId": ids["sessionId"],
+            }
+        )
+
+    async def _recognize_text(self, request: web.Request) -> web.Response:
+        ids = request.match_info
+        problem = self._session_problem(ids)
+        if problem is not None:
+            return problem
+        session_id = ids["sessionId"]
         try:
             body = await request.json()
         except ValueError:

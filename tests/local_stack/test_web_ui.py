@@ -462,3 +462,31 @@ def test_a_page_opened_as_localhost_gets_a_config_for_localhost(make_stack, tmp_
     assert config["lex"]["streamingWebSocketEndpoint"] == f"ws://localhost:{port}/Prod"
     assert config["ui"]["parentOrigin"] == f"http://localhost:{port}"
     assert config["iframe"]["iframeOrigin"] == f"http://localhost:{port}"
+
+
+def test_delete_session_forgets_the_sessions_attributes_as_lex_does(make_stack, tmp_path):
+    stack = make_stack(web_ui=str(make_build(tmp_path / "dist")), auth_mode="none")
+    lex = boto3.client(
+        "lexv2-runtime",
+        endpoint_url=f"{stack.gateway.base_url}/.aws/runtime-v2-lex.us-east-1.amazonaws.com",
+        region_name="us-east-1",
+    )
+    ids = {
+        "botId": stack.lex.bot_id,
+        "botAliasId": stack.lex.bot_alias_id,
+        "localeId": stack.lex.locale_id,
+        "sessionId": "lex-web-ui-1a2b",
+    }
+    first = lex.recognize_text(
+        **ids, text="Hello", sessionState={"sessionAttributes": {"team": "acme"}}
+    )
+    assert first["sessionState"]["sessionAttributes"]["team"] == "acme"
+    remembered = lex.recognize_text(**ids, text="Again")
+    assert remembered["sessionState"]["sessionAttributes"]["team"] == "acme"
+    deleted = lex.delete_session(**ids)
+    assert deleted["sessionId"] == "lex-web-ui-1a2b"
+    forgotten = lex.recognize_text(**ids, text="And again")
+    assert "team" not in forgotten["sessionState"]["sessionAttributes"]
+    with pytest.raises(ClientError) as unknown:
+        lex.delete_session(**{**ids, "sessionId": "lex-web-ui-ffff"})
+    assert unknown.value.response["Error"]["Code"] == "ResourceNotFoundException"
