@@ -62,6 +62,8 @@ def run(
             finished = time.monotonic()
         messages = counters.messages_posted - posted_before
         post_errors = dict(counters.post_errors)
+        instances_started = function.instances_started
+        init_ms = {name: sorted(values) for name, values in stack.reports.init_ms.items()}
 
     delays: list[float] = []
     lost = misordered = incomplete = 0
@@ -97,6 +99,17 @@ def run(
         "post_errors": post_errors,
         "streaming_phase_seconds": round(finished - started, 2),
         "model_seconds_per_turn": round((chunks_per_session - 1) / chunks_per_second, 2),
+        # Each instance is its own process: one invocation at a time, a cold start each.
+        "fulfillment_instances_started": instances_started,
+        "fulfillment_max_instances": function.max_instances,
+        "init_duration_ms": {
+            name: {
+                "cold_starts": len(values),
+                "median": round(percentile(values, 0.5), 1),
+                "max": round(values[-1], 1),
+            }
+            for name, values in sorted(init_ms.items())
+        },
         "cpu_seconds": round(cpu[0], 2),
         "cpu_seconds_per_1000_chunks": round(cpu[0] / chunks * 1000, 3),
     }
