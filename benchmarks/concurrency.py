@@ -51,6 +51,7 @@ def run(
         session_ids = [f"bench-{uuid.uuid4().hex[:16]}" for _ in range(sessions)]
         listeners, _ = stack.connect(clients, session_ids)
         function = stack.fulfillment(APPROACHES["lexstream"])
+        function.provision(sessions)
         questions = {sid: f"Tell me about streaming, turn {sid}" for sid in session_ids}
         events = [stack.lex_event(sid, questions[sid]) for sid in session_ids]
         counters = stack.gateway.counters

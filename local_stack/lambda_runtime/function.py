@@ -11,6 +11,7 @@ exception the module raised). After every invocation it logs Lambda's REPORT lin
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import math
 import shutil
@@ -32,9 +33,13 @@ from .instance import INIT_LIMIT_SECONDS, Instance, LineOutput, Outcome
 from .runtime_api import Invocation, shared_api
 
 # Instances one function may run at once, locally. Lambda's own default is the
-# account's 1,000; each local instance is a process of about 60-90 MB, so the local
-# stack stops well below that (past it, an invocation waits for a free instance).
-DEFAULT_MAX_INSTANCES = 64
+# account's 1,000; each local instance is a process of 40-50 MB whose cold start costs
+# a few hundred milliseconds of CPU, so a burst of hundreds would stall a laptop for many
+# seconds. Past the limit an invocation waits for a free instance, up to
+# INSTANCE_WAIT_SECONDS (Lambda would throttle it instead).
+DEFAULT_MAX_INSTANCES = 16
+# How long an invocation waits for an instance, API Gateway's integration timeout.
+INSTANCE_WAIT_SECONDS = 29.0
 # Variables every function gets unless its own environment sets them. A test session
 # puts AWS_LAMBDA_EXEC_WRAPPER here to instrument every function, as a layer's wrapper
 # script would on Lambda.
@@ -152,11 +157,28 @@ class LambdaFunction:
         instance = self._acquire(time.monotonic() + self.timeout_s)
         self._release(instance)
 
+    def provision(self, count: int) -> None:
+        """Have `count` instances ready (at most `max_instances`), started side by side,
+        as Lambda's provisioned concurrency does; raises FunctionError when an init
+        fails."""
+        wanted = min(count, self.max_instances)
+        with self._lock:
+            missing = wanted - len(self._idle) - len(self._busy)
+        if missing <= 0:
+            return
+        with concurrent.futures.ThreadPoolExecutor(missing) as starting:
+            acquiring = [
+                starting.submit(self._acquire, time.monotonic() + INSTANCE_WAIT_SECONDS)
+                for _ in range(missing)
+            ]
+        for instance in [future.result() for future in acquiring]:
+            self._release(instance)
+
     def invoke(self, event: Any) -> Any:
         """Run `event` on an instance; the handler's result, or FunctionError."""
         payload = json.dumps(event).encode()
         started = time.monotonic()
-        instance = self._acquire(started + max(self.timeout_s, INIT_LIMIT_SECONDS))
+        instance = self._acquire(started + INSTANCE_WAIT_SECONDS)
         cold = instance.served == 0
         invocation = Invocation(
             request_id=str(uuid.uuid4()),

@@ -254,6 +254,25 @@ def test_concurrent_invocations_run_on_as_many_instances_each_serving_one(make, 
     assert function.instances_started == count
 
 
+def test_provisioned_instances_serve_a_burst_without_cold_starts(make, tmp_path):
+    function = make(max_instances=3)
+    function.provision(5)  # no more than the limit
+    assert function.instances_started == 3
+    results: list[dict[str, Any]] = []
+
+    def call() -> None:
+        results.append(function.invoke({"do": "wait_for", "folder": str(tmp_path), "count": 3}))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({result["pid"] for result in results}) == 3
+    assert function.instances_started == 3
+
+
 def test_invocations_past_the_instance_limit_wait_for_a_free_instance(make):
     function = make(max_instances=1)
     pids: list[int] = []
