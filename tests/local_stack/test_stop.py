@@ -171,3 +171,36 @@ def test_a_handler_with_a_never_ending_thread_does_not_keep_the_stack_from_stopp
     assert seconds <= EXIT_LIMIT_S
     assert process.returncode == 0
     assert left == set()
+
+
+def test_the_local_model_stops_on_sigterm_after_a_stream_every_time(tmp_path, clis):
+    for _ in range(5):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_stack.bedrock", "--tokens-per-second", "2000"],
+            cwd=ROOT,
+            env=cli_environment(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        clis.append(process)
+        assert process.stdout is not None
+        endpoint = process.stdout.readline().strip().split("=", 1)[1]
+        bedrock = boto3.client(
+            "bedrock-runtime",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="stop",
+            aws_secret_access_key="stop",
+        )
+        stream = bedrock.converse_stream(
+            modelId="local.model", messages=[{"role": "user", "content": [{"text": "hi"}]}]
+        )["stream"]
+        assert any("contentBlockDelta" in event for event in stream)
+
+        seconds, left = stop_in_time(process)
+
+        assert seconds <= EXIT_LIMIT_S
+        assert process.returncode == 0
+        assert left == set()
