@@ -33,10 +33,10 @@ ensure_python_env() {
 
 # The npm packages: aws-lambda-ric (the runtime interface client the local stack runs
 # Node.js functions on; its prebuilt native part ships in the package, so npm's held-back
-# install scripts are not needed), and for the tests DynamoDB Local, and TypeScript with
-# Pulumi's Node.js SDK for the TypeScript example. npm ci runs again whenever package-lock.json differs from the
-# copy kept when node_modules was last installed, so an added package reaches a machine
-# that already has the others.
+# install scripts are not needed); for the tests, DynamoDB Local, and TypeScript with
+# Pulumi's Node.js SDK for the TypeScript example. npm ci runs again whenever
+# package-lock.json differs from the copy kept when node_modules was last installed, so an
+# added package reaches a machine that already has the others.
 ensure_npm_packages() {
   local installed_lock=node_modules/.lexstream-installed-lock.json
   if ! cmp -s package-lock.json "$installed_lock"; then
