@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from functions import declarations, layout
 
-from .lambda_runtime import FunctionError, LambdaFunction
+from .lambda_runtime import FunctionError, LambdaFunction, sandbox
 from .settings import StackError, StackSettings, handler_parts
 
 log = logging.getLogger("lexstream.local")
@@ -73,6 +73,13 @@ def create_functions(
         functions["fulfillment"] = LambdaFunction.lexstream(example.name, environment, **common)
         return functions
     path, function = handler_parts(settings.handler)
+    missing = sandbox.node_runtime_missing() if path.suffix in sandbox.NODE_SUFFIXES else None
+    if missing is not None:
+        raise StackError(
+            f"names a Node.js handler, and {missing} (got {settings.handler!r}); "
+            "scripts/local installs it",
+            setting="handler",
+        )
     # Its folder is the task root, as it would be zipped: its own vendored packages or
     # node_modules load; the helper comes as the layer.
     functions["fulfillment"] = LambdaFunction(

@@ -61,6 +61,15 @@ def runtime_command(language: str, handler: str) -> list[str]:
     return [sys.executable, "-S", "-m", "awslambdaric", handler]
 
 
+def node_runtime_missing() -> str | None:
+    """What is missing to run a Node.js function here, or None."""
+    if shutil.which("node") is None:
+        return "Node.js (node) is not on PATH"
+    if not (NODE_RIC / "index.mjs").is_file():
+        return f"aws-lambda-ric is not installed in {NODE_RIC.parent} (npm ci installs it)"
+    return None
+
+
 def node_executable() -> str:
     found = shutil.which("node")
     if found is None:
