@@ -236,6 +236,8 @@ class LocalStack:
             "AWS_REGION": self.settings.region,
             "AWS_DEFAULT_REGION": self.settings.region,
             "AWS_ENDPOINT_URL_DYNAMODB": str(self.dynamodb_endpoint),
+            # The gateway is plain http on loopback, where no deployed function may post.
+            contract.ENV_LOCAL_LOOPBACK_CALLBACKS: "1",
         }
         if self.bedrock is not None:
             environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = self.bedrock.endpoint_url

@@ -30,6 +30,7 @@ def function_settings(settings: StackSettings, callback_url: str) -> dict[str, s
         "quota_limit": str(settings.quota_limit),
         "quota_period": str(settings.quota_period),
         "quota_per_identity_limit": str(settings.quota_per_identity_limit),
+        "quota_per_source_limit": str(settings.quota_per_source_limit),
         "auth_mode": str(settings.auth_mode),
         "callback_url": callback_url,
         "model_id": str(settings.model_id),

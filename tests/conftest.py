@@ -25,7 +25,7 @@ import aiohttp
 import boto3
 import botocore.exceptions
 import pytest
-from lexstream_runtime import contract
+from lexstream_runtime import callback_url, contract
 
 from functions import layout
 from local_stack.bedrock import LocalBedrock
@@ -54,6 +54,9 @@ FAKE_AWS_ENVIRONMENT = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
+    # The test servers are plain http on loopback; the local stack lets its functions post
+    # there the same way. Tests of the refusal clear it for the function they run.
+    contract.ENV_LOCAL_LOOPBACK_CALLBACKS: "1",
 }
 
 
@@ -64,6 +67,9 @@ def fake_aws_environment() -> Iterator[None]:
         for name, value in FAKE_AWS_ENVIRONMENT.items():
             patch.setenv(name, value)
         patch.delenv("AWS_PROFILE", raising=False)
+        # The helper this process imported read its callback policy before the variables
+        # above were set; read it again, as a cold start in this environment would.
+        patch.setattr(callback_url, "POLICY", callback_url.CallbackPolicy.from_environment())
         yield
 
 
@@ -251,6 +257,10 @@ def make_function(dynamodb_local: str) -> Iterator[Callable[..., LambdaFunction]
             # Any other service's client fails fast, on loopback.
             "AWS_ENDPOINT_URL": FAKE_AWS_ENVIRONMENT["AWS_ENDPOINT_URL"],
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
+            # As the local stack gives its functions (the session's environment says why).
+            contract.ENV_LOCAL_LOOPBACK_CALLBACKS: FAKE_AWS_ENVIRONMENT[
+                contract.ENV_LOCAL_LOOPBACK_CALLBACKS
+            ],
             **environment,
         }
         if handler is None and extra_files is None:
@@ -286,11 +296,14 @@ class WebSocketClient:
 
     Args:
         url: the ws:// URL, query string included.
+        source: the local address to connect from, e.g. "127.0.0.2" (all of 127/8 is
+            loopback), so a gateway sees another client address. Default: any.
     Raises ConnectionError (with the HTTP status) when the handshake is refused.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, source: str | None = None) -> None:
         self.url = url
+        self.source = source
         self.frames: list[str] = []
         self.closed = threading.Event()
         self.close_code: int | None = None
@@ -311,7 +324,8 @@ class WebSocketClient:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _open(self) -> None:
-        self._session = aiohttp.ClientSession()
+        connector = aiohttp.TCPConnector(local_addr=(self.source, 0)) if self.source else None
+        self._session = aiohttp.ClientSession(connector=connector)
         try:
             self._socket = await self._session.ws_connect(self.url, autoping=True)
         except aiohttp.WSServerHandshakeError as error:

@@ -12,6 +12,7 @@ exception the module raised). After every invocation it logs Lambda's REPORT lin
 from __future__ import annotations
 
 import concurrent.futures
+import inspect
 import json
 import math
 import shutil
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,8 @@ class LambdaFunction:
         memory_mb: the memory size; an instance over it is killed. Default 256.
         region: AWS_REGION. Default us-east-1.
         output: receives each line the function logs, with the request id it belongs to
-            (None for its init); default: this process's stdout.
+            (None for its init) when it takes two arguments, else the line alone;
+            default: this process's stdout.
         task_root: a folder to run as it is, instead of an unpacked copy of `files`.
         layers: files unpacked into the instance's /opt (e.g. `layout.layer_files()`).
         credentials: the credential triple it runs with (its execution role's); default:
@@ -99,7 +101,7 @@ class LambdaFunction:
         timeout_s: float = 10.0,
         memory_mb: int = 256,
         region: str = "us-east-1",
-        output: LineOutput | None = None,
+        output: Callable[..., None] | None = None,
         *,
         task_root: Path | None = None,
         layers: Mapping[str, Path] | None = None,
@@ -115,7 +117,7 @@ class LambdaFunction:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.region = region
-        self.output: LineOutput = output or _print_line
+        self.output: LineOutput = _two_argument(output) if output else _print_line
         self.layers = dict(layers or {})
         self.credentials = (
             dict(credentials) if credentials is not None else sandbox.credentials_from_environment()
@@ -412,6 +414,18 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name.removeprefix("SIG").lower().replace("kill", "killed")
     except ValueError:
         return str(number)
+
+
+def _two_argument(output: Callable[..., None]) -> LineOutput:
+    """`output` as a (line, request id) reader; one that takes the line alone (as before
+    request ids were given) gets just the line."""
+    try:
+        inspect.signature(output).bind("line", None)
+    except TypeError:
+        return lambda line, request_id: output(line)
+    except ValueError:  # a builtin without a signature, e.g. list.append
+        return lambda line, request_id: output(line)
+    return output
 
 
 def _print_line(line: str, request_id: str | None) -> None:

@@ -18,7 +18,7 @@ import lexstream_runtime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lexstream_runtime import aws, contract, streaming
+from lexstream_runtime import aws, callback_url, contract, streaming
 from lexstream_runtime import close_response as package_close_response
 from lexstream_runtime import open_stream as package_open_stream
 from lexstream_runtime.lex import close_response
@@ -565,7 +565,7 @@ OWN_CALLBACK_URL = "https://abc123defg.execute-api.us-east-1.amazonaws.com/Prod"
     ],
 )
 def test_the_pinned_callback_url_matches_however_its_scheme_host_and_port_are_spelled(endpoint):
-    assert streaming._same_endpoint(endpoint, OWN_CALLBACK_URL)
+    assert callback_url._same_endpoint(endpoint, OWN_CALLBACK_URL)
 
 
 @pytest.mark.parametrize(
@@ -583,7 +583,7 @@ def test_the_pinned_callback_url_matches_however_its_scheme_host_and_port_are_sp
     ],
 )
 def test_any_other_callback_url_does_not_match_the_pinned_one(endpoint):
-    assert not streaming._same_endpoint(endpoint, OWN_CALLBACK_URL)
+    assert not callback_url._same_endpoint(endpoint, OWN_CALLBACK_URL)
 
 
 def test_the_second_frame_goes_out_as_soon_as_there_is_text_then_posts_coalesce(live):
