@@ -87,8 +87,9 @@ class StackSettings:
             or a real endpoint with your credentials). Default None (embedded).
         use_bedrock: answer with real Bedrock, using your AWS credentials. Default False.
         model_id: the model for the fulfillment. Default: Pulumi.yaml's exampleModelId.
-        handler: `path/to/file.py:function`, a fulfillment to run instead of the
-            Bedrock example; `lexstream_runtime` is importable, as from the layer.
+        handler: `path/to/file.py:function` (or `.mjs`, `.js`, `.cjs` for Node.js), a
+            fulfillment to run instead of the Bedrock example, with its folder as the
+            task root; a Python one finds `lexstream_runtime`, as in the layer.
             Default None.
         quota_limit, quota_period, quota_per_identity_limit, quota_per_source_limit: the
             request quota.

@@ -284,8 +284,14 @@ def make_bedrock() -> Iterator[Callable[..., LocalBedrock]]:
 
 
 @pytest.fixture
-def make_gateway() -> Iterator[Callable[..., LocalGateway]]:
-    """`make_gateway(routes, **kwargs)` → a started LocalGateway, stopped at the end."""
+def make_gateway(
+    make_function: Callable[..., LambdaFunction],
+) -> Iterator[Callable[..., LocalGateway]]:
+    """`make_gateway(routes, **kwargs)` → a started LocalGateway, stopped at the end.
+
+    Set up after `make_function`, so that it stops first: a gateway runs `$disconnect`
+    for every socket still open as it stops, while the functions still run.
+    """
     yield from _ended_after_the_test(
         lambda routes=None, **kwargs: LocalGateway(routes or {}, **kwargs).start()
     )
