@@ -72,7 +72,7 @@ def run_turn(
 ) -> dict[str, Any]:
     """One streamed turn of `approach` ("reference" or "lexstream"), judged, with what it
     used: messages, connection time, billed duration, DynamoDB request units (counted by
-    `dynamodb`, installed before the fulfillment's clients were created).
+    `dynamodb`, the proxy the benchmark's fulfillments reach DynamoDB through).
     """
     if approach not in APPROACHES:
         raise ValueError(f"unknown approach {approach!r}; expected one of {', '.join(APPROACHES)}")
@@ -230,10 +230,11 @@ def run(
     for latency_ms in latencies_ms:
         model = NumberedModel(chunks, chunks_per_second)
         with (
-            dynamodb.installed(),
             BenchStack(model, latency_ms / 1000) as stack,
+            dynamodb.proxying(stack.dynamodb_endpoint),
             WebSocketClients(stack.gateway.websocket_url) as clients,
         ):
+            stack.fulfillment_dynamodb = dynamodb.endpoint_url
             one_post_ms = one_post_visible_ms(stack, clients)
             turns: dict[str, list[dict[str, Any]]] = {name: [] for name in APPROACHES}
             for repetition in range(repeat):

@@ -28,6 +28,8 @@ BROKEN_HANDLER = "{broken_handler}:handler"
 NO_INDEX_DIR = "{no_index_dir}"
 NOT_A_BUILD_DIR = "{not_a_build_dir}"
 LEX_V1_BUILD_DIR = "{lex_v1_build_dir}"
+# A Node.js module that loads but has no such export.
+MISSING_FUNCTION = "{node_handler}:no_such_export"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ BAD_FLAGS = [
     BadFlag("--bedrock", None, "needs AWS credentials"),
     BadFlag("--model-id gpt", "'gpt'", "a Bedrock model id such as"),
     BadFlag("--handler bot.py", "'bot.py'", "path/to/file.py:function"),
+    BadFlag("--handler bot.rb:handler", "'bot.rb:handler'", "must name a .py, .mjs, .js, .cjs"),
+    BadFlag("--handler missing.mjs:handler", "'missing.mjs:handler'", "an existing file"),
+    BadFlag(f"--handler {MISSING_FUNCTION}", f"'{MISSING_FUNCTION}'", "Runtime.HandlerNotFound"),
     BadFlag("--handler missing.py:handler", "'missing.py:handler'", "an existing file"),
     BadFlag(f"--handler {BROKEN_HANDLER}", f"'{BROKEN_HANDLER}'", "must load as a fulfillment"),
     BadFlag("--quota-limit -1", "-1", "a whole number of at least 1"),
@@ -125,6 +130,8 @@ def placeholders(tmp_path: Path) -> Iterator[dict[str, str]]:
     (folders["lex_v1"] / "lex-web-ui-loader-config.json").write_text(
         '{"lex": {"botName": "OrderFlowers"}}'
     )
+    node = tmp_path / "bot.mjs"
+    node.write_text("export const handler = async () => ({});\n")
     yield {
         "no_index_dir": str(folders["no_index"]),
         "not_a_build_dir": str(folders["not_a_build"]),
@@ -132,6 +139,7 @@ def placeholders(tmp_path: Path) -> Iterator[dict[str, str]]:
         "taken_port": str(taken.getsockname()[1]),
         "closed_port": str(closed_port),
         "broken_handler": str(broken),
+        "node_handler": str(node),
     }
     taken.close()
 
