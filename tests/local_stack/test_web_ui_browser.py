@@ -27,7 +27,7 @@ from lexstream_runtime.plain_text import markdown_to_plain_text
 from local_stack_helpers import generated
 from playwright.sync_api import Browser, BrowserContext, Frame, FrameLocator, Page, expect
 
-from local_stack.activity import Disconnected
+from local_stack.activity import Connected, Disconnected
 from local_stack.stack import LocalStack
 from local_stack.terminal import describe
 
@@ -95,18 +95,26 @@ def _is_aws(url: str) -> bool:
     return host.endswith(".amazonaws.com")
 
 
-class Disconnects:
-    """The CLI's lines for disconnects, as `scripts/local` prints them."""
+class Sockets:
+    """The page's socket as the stack saw it, with the CLI's lines for its disconnects."""
 
     def __init__(self, stack: LocalStack) -> None:
-        self.lines: list[str] = []
-        self.seen = threading.Event()
+        self.disconnect_lines: list[str] = []
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
         stack.activity.subscribe(self._on_event)
 
     def _on_event(self, event: Any) -> None:
+        if isinstance(event, Connected):
+            self.connected.set()
         if isinstance(event, Disconnected):
-            self.lines.append(str(describe(event)))
-            self.seen.set()
+            self.disconnect_lines.append(str(describe(event)))
+            self.disconnected.set()
+
+    def wait_until_connected(self) -> None:
+        # The release opens its socket once it holds credentials and does not wait for it
+        # before a first question: a turn asked sooner finds no connection to stream to.
+        assert self.connected.wait(timeout=30), "the page never opened its socket"
 
 
 def web_ui_stack(make_stack: Callable[..., LocalStack], release: str, **settings: Any):
@@ -150,13 +158,14 @@ def test_the_release_streams_word_by_word_then_shows_the_final_answer_for_two_tu
     make_stack, release, browser: Browser, auth
 ):
     stack = web_ui_stack(make_stack, release, auth_mode=auth)
-    disconnects = Disconnects(stack)
+    sockets = Sockets(stack)
     context = browser.new_context()
     traffic = Traffic()
     traffic.watch(context)
     page = context.new_page()
     page.goto(stack.page_url)
     expect(page.locator("input[type=text]").first).to_be_visible(timeout=30000)
+    sockets.wait_until_connected()
     ask_and_watch_it_stream(page, page, "What is streaming?")
     # A person reads the answer before asking again. The release appends each frame on a
     # 500 ms timer that its end of turn does not cancel: a question sent sooner than that
@@ -166,13 +175,14 @@ def test_the_release_streams_word_by_word_then_shows_the_final_answer_for_two_tu
     assert stack.gateway.counters.connects_accepted == 1
     # Closing the tab closes the socket, and the CLI says so.
     context.close()
-    assert disconnects.seen.wait(timeout=15)
-    assert "closed by the client" in disconnects.lines[0]
+    assert sockets.disconnected.wait(timeout=15)
+    assert "closed by the client" in sockets.disconnect_lines[0]
     traffic.check()
 
 
 def test_parent_html_streams_in_its_iframe(make_stack, release, browser: Browser):
     stack = web_ui_stack(make_stack, release, auth_mode=contract.AUTH_NONE)
+    sockets = Sockets(stack)
     context = browser.new_context()
     traffic = Traffic()
     traffic.watch(context)
@@ -187,6 +197,7 @@ def test_parent_html_streams_in_its_iframe(make_stack, release, browser: Browser
     frame = page.frame_locator("iframe")
     frame.locator(".min-button").click(timeout=30000)
     expect(frame.locator("input[type=text]").first).to_be_visible(timeout=15000)
+    sockets.wait_until_connected()
     ask_and_watch_it_stream(frame, page, "What is streaming?")
     context.close()
     traffic.check()
@@ -237,6 +248,7 @@ def test_a_page_on_another_port_frames_the_web_ui_only_when_its_origin_is_allowe
     stack = web_ui_stack(
         make_stack, release, auth_mode=contract.AUTH_IAM, allow_origins=(origin,) if allowed else ()
     )
+    sockets = Sockets(stack)
     set_page(f'<iframe src="{stack.page_url}" width="900" height="700"></iframe>')
     context = browser.new_context()
     traffic = Traffic()
@@ -258,6 +270,7 @@ def test_a_page_on_another_port_frames_the_web_ui_only_when_its_origin_is_allowe
         return
     page.goto(origin + "/")
     expect(frame.locator("input[type=text]").first).to_be_visible(timeout=30000)
+    sockets.wait_until_connected()
     ask_and_watch_it_stream(frame, page, "What is streaming?")
     context.close()
     traffic.check()
