@@ -166,6 +166,21 @@ def build_parser() -> OneLineParser:
         help="delay added to every post_to_connection, in milliseconds (default 0)",
     )
     parser.add_argument(
+        "--web-ui",
+        metavar="DIR",
+        help="serve your own built Lex Web UI from DIR (e.g. aws-lex-web-ui/dist) instead "
+        "of the chat page, with a loader config generated for this stack",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        dest="allow_origins",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="also accept pages from this exact origin (e.g. http://127.0.0.1:5173, a page "
+        "that embeds the Web UI); repeatable. Default: the stack's own origin only",
+    )
+    parser.add_argument(
         "--verbose",
         action="store_true",
         help="print every post and the functions' own log lines too, not only one line per "
@@ -195,6 +210,8 @@ def parse_arguments(
         quota_per_source_limit=arguments.quota_per_source_limit,
         callback_latency_s=arguments.callback_latency_s,
         session_ids=arguments.session_ids,
+        web_ui=arguments.web_ui,
+        allow_origins=tuple(arguments.allow_origins),
     ), arguments.verbose
 
 
@@ -222,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\n  lexstream local stack is running ({stack.settings.auth_mode} auth).\n"
             f"  Open  {stack.page_url}\n"
-            f"  WebSocket  {stack.websocket_url}\n"
+            + "".join(f"  Also  {url}\n" for url in stack.other_page_urls)
+            + f"  WebSocket  {stack.websocket_url}\n"
             f"  Callback   {stack.callback_url}\n"
             "  Press Ctrl+C to stop.\n",
             flush=True,

@@ -20,6 +20,9 @@ from lexstream_runtime import contract
 
 from components.args import ExampleFulfillmentArgs, InvalidArgumentError, StreamingBackendArgs
 
+from .web_ui.build import WebUiError, checked_build, is_origin
+from .web_ui.loader_config import read_user_config
+
 PROJECT_FILE = Path(__file__).resolve().parents[1] / "Pulumi.yaml"
 # The Lex Web UI sends its heartbeat every 9 minutes, inside API Gateway's 10-minute
 # idle timeout.
@@ -103,6 +106,12 @@ class StackSettings:
             "identity" (its Cognito identity id, as a patched client may). Default
             "stock".
         connection_table, quota_table: table names. Default lexstream-local-*.
+        web_ui: a folder holding a built Lex Web UI to serve instead of the chat page,
+            e.g. `aws-lex-web-ui/dist` (see `local_stack.web_ui`). Default None.
+        allow_origins: other origins, exactly as a browser sends them (e.g.
+            `http://127.0.0.1:5173`), whose pages may use the stack: open sockets, call
+            the identity and Lex endpoints (CORS) and frame the Web UI. Default none:
+            only the stack's own origin.
     """
 
     port: int = 0
@@ -130,6 +139,8 @@ class StackSettings:
     quota_table: str = "lexstream-local-quota"
     system_prompt: str | None = None
     max_tokens: int | None = None
+    web_ui: str | None = None
+    allow_origins: tuple[str, ...] = ()
 
     def resolved(self, defaults: Mapping[str, Any] | None = None) -> StackSettings:
         """A copy with every None filled from Pulumi.yaml's defaults, checked."""
@@ -191,6 +202,19 @@ class StackSettings:
             )
         if self.handler is not None:
             handler_parts(self.handler)
+        # --- a user's own Web UI (local_stack.web_ui) ---
+        if self.web_ui is not None:
+            try:
+                read_user_config(checked_build(self.web_ui))
+            except WebUiError as error:
+                raise StackError(error.problem, setting="web_ui") from None
+        for origin in self.allow_origins:
+            if not is_origin(origin):
+                raise StackError(
+                    "must be an origin as a browser sends it, scheme://host[:port] with no "
+                    f"path, e.g. http://127.0.0.1:5173 (got {origin!r})",
+                    setting="allow_origins",
+                )
         endpoint = self.dynamodb_endpoint
         if endpoint is not None and (
             urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).hostname

@@ -30,6 +30,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+from aiohttp import web
 from lexstream_runtime import contract
 
 from . import stack_functions
@@ -52,6 +53,7 @@ from .settings import (  # the settings' names, importable from here as before
 )
 from .stopping import stop_each
 from .turns import TurnReports
+from .web_ui import WebUiSite, checked_build, site_for_stack
 
 __all__ = [
     "HANDLER_SUFFIXES",
@@ -93,6 +95,7 @@ class LocalStack:
         self.functions: dict[str, LambdaFunction] = {}
         self.lex: LexRuntime | None = None
         self.gateway: LocalGateway | None = None
+        self.web_ui: WebUiSite | None = None
         self._process_environment: patched_environ | None = None
         self._had_static_credentials = "AWS_ACCESS_KEY_ID" in os.environ
         self.activity = Activity()
@@ -149,8 +152,19 @@ class LocalStack:
 
     @property
     def page_url(self) -> str:
-        """The chat page, e.g. http://127.0.0.1:8080/."""
-        return f"{self._gateway().base_url}/"
+        """The chat page, e.g. http://127.0.0.1:8080/, or the Web UI's index.html."""
+        page = "index.html" if self.settings.web_ui is not None else ""
+        return f"{self._gateway().base_url}/{page}"
+
+    @property
+    def other_page_urls(self) -> list[str]:
+        """The Web UI's iframe embedding, parent.html, when the build has one."""
+        if (
+            self.settings.web_ui is None
+            or not (checked_build(self.settings.web_ui) / "parent.html").is_file()
+        ):
+            return []
+        return [f"{self._gateway().base_url}/parent.html"]
 
     @property
     def websocket_url(self) -> str:
@@ -288,11 +302,16 @@ class LocalStack:
             throttle_burst=settings.throttle_burst,
             idle_timeout_s=settings.idle_timeout_s,
             max_connection_s=settings.max_connection_s,
-            extra_routes=[*page_routes(self.web_ui_config, self._gateway), *self.lex.routes()],
+            extra_routes=[
+                *self._web_ui_routes(),
+                *page_routes(self.web_ui_config, self._gateway),
+                *self.lex.routes(),
+            ],
             # The page, Lex and the identity endpoint answer only the stack's own page:
             # any site the developer visits could otherwise drive them (with --bedrock,
             # on the developer's AWS bill).
             own_origin_only=True,
+            allowed_origins=settings.allow_origins,
             activity=self.activity,
         )
         try:
@@ -314,6 +333,23 @@ class LocalStack:
             contract.SESSION_ATTR_ENDPOINT: self.gateway.callback_url,
             contract.SESSION_ATTR_TABLE: settings.connection_table,
         }
+        port = self.gateway.port
+        self.lex.endpoint_aliases = {
+            f"ws://{host}:{port}/{settings.stage}": self.gateway.callback_url
+            for host in ("127.0.0.1", "localhost")
+        }
+        if self.web_ui is not None:
+            for line in self.web_ui.startup_lines():
+                log.info("%s", line)
+        for origin in settings.allow_origins:
+            log.info("allowed origin: %s", origin)
+
+    def _web_ui_routes(self) -> list[web.RouteDef]:
+        """A user's own Web UI build and the AWS endpoints its page calls."""
+        if self.settings.web_ui is None:
+            return []
+        self.web_ui = site_for_stack(self)
+        return self.web_ui.routes()
 
     def _function_credentials(self) -> dict[str, str]:
         """The credential triple the functions run with, as Lambda hands a function its

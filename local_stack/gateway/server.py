@@ -93,6 +93,9 @@ class LocalGateway:
             page in the same browser cannot open sockets or start turns. Requests
             without `Origin` (SDKs, scripts, wscat) pass. API Gateway checks neither.
             Default False.
+        allowed_origins: other origins accepted beside the gateway's own when
+            `own_origin_only` is set, exactly as given (e.g. `http://127.0.0.1:5173`), with
+            their CORS preflights answered. Default none.
         activity: where connects, posts and disconnects are reported (see
             `local_stack.activity`). Default: a channel of its own, `self.activity`.
     """
@@ -117,6 +120,7 @@ class LocalGateway:
         max_workers: int = 64,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
         own_origin_only: bool = False,
+        allowed_origins: Iterable[str] = (),
         activity: Activity | None = None,
     ) -> None:
         if not contract.STAGE_NAME_PATTERN.fullmatch(stage):
@@ -141,7 +145,7 @@ class LocalGateway:
         self.activity = activity or Activity()
         self.connections = Connections(self.activity)
         self.counters = self.connections.counters
-        self.own_origin = OwnOrigin(self._port)
+        self.own_origin = OwnOrigin(self._port, allowed_origins)
         self.sockets = SocketEndpoint(
             self.connections,
             self.routes,
