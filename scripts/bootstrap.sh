@@ -40,6 +40,15 @@ ensure_npm_packages() {
   fi
 }
 
+# The Node.js streaming helper is TypeScript in git: compile it (with the TypeScript that
+# package-lock.json pins) into functions/nodejs/lexstream-streaming/dist, which the tests
+# and the local stack load. Rebuilt only when a source or the shared contract changed.
+ensure_node_helper() {
+  ensure_npm_packages
+  log "Node.js streaming helper (TypeScript, compiled to dist/)"
+  python -m functions.node_package >/dev/null
+}
+
 ensure_dynamodb_local() {
   ensure_npm_packages
   if ! command -v java >/dev/null 2>&1; then
