@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lexstream_runtime import contract
 
-from functions import layout
+from functions import layout, node_package
 
 from .stats import median
 
@@ -247,6 +247,7 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
             }
         )
     layer_zipped, layer_unzipped = archive_bytes(layout.layer_files())
+    node_layer_zipped, node_layer_unzipped = archive_bytes(node_package.layer_files())
     return {
         "repeat": repeat,
         "python": who,
@@ -264,6 +265,7 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
         },
         "functions": functions,
         "layer": {"archive_bytes": layer_zipped, "unzipped_bytes": layer_unzipped},
+        "node_layer": {"archive_bytes": node_layer_zipped, "unzipped_bytes": node_layer_unzipped},
     }
 
 

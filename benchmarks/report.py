@@ -212,8 +212,10 @@ def _cold_start(section: dict[str, Any]) -> list[str]:
         )
         for entry in section["functions"]
     ]
-    layer_size = f"{section['layer']['archive_bytes'] / 1024:.1f} KB"
-    rows.append(("helper layer", layer_size, "", "", "", "", ""))
+    for key, label in (("layer", "helper layer"), ("node_layer", "Node.js helper layer")):
+        if key in section:  # results written before the Node.js layer existed lack it
+            size = f"{section[key]['archive_bytes'] / 1024:.1f} KB"
+            rows.append((label, size, "", "", "", "", ""))
     targets = section["targets"]
     header = (
         "function",

@@ -5,8 +5,9 @@ The package is TypeScript in git and JavaScript only once built: `build()` write
 shared contract's values (`lexstream_runtime.contract`, the one place that declares the
 names) to `src/contract.json` and compiles with the TypeScript compiler pinned in this
 project's package-lock.json (`npm ci` installs it; scripts/bootstrap.sh runs both), or
-else a `tsc` on PATH. The output, `dist/`, is rebuilt only when a source, the contract or
-the compiler changes. Pure standard library: the component and the set-up both call it.
+else, installed as a package without the project's node_modules, a `tsc` on PATH. The
+output, `dist/`, is rebuilt only when a source, the contract or the compiler changes.
+Pure standard library: the component and the set-up both call it.
 
     python -m functions.node_package      # build it and print where
 """
@@ -57,12 +58,19 @@ def contract_values() -> dict[str, object]:
     return values
 
 
-def _compiler() -> Path:
+def _compiler() -> tuple[Path, list[str]]:
+    """The TypeScript compiler and the options it needs here.
+
+    In a checkout, the pinned compiler with the project's type declarations (AWS SDK,
+    Node.js) type-checks as it compiles. Elsewhere (this project installed as a package,
+    without its node_modules) a `tsc` on PATH only strips the types (`--noCheck`, so it
+    needs TypeScript 5.6 or later): the checking is the project's own tests' work.
+    """
     if PINNED_TSC.is_file():
-        return PINNED_TSC
+        return PINNED_TSC, []
     found = shutil.which("tsc")
     if found:
-        return Path(found)
+        return Path(found), ["--noCheck", "--types", "null"]
     raise NodePackageBuildError(
         f"the Node.js streaming helper ({PACKAGE_DIR}) is TypeScript and is compiled when its "
         "layer is packaged, but no TypeScript compiler was found: in a checkout of lexstream "
@@ -93,7 +101,7 @@ def build() -> Path:
     Raises NodePackageBuildError naming what is missing when it cannot be compiled.
     """
     contract_json = json.dumps(contract_values(), indent=2, sort_keys=True) + "\n"
-    compiler = _compiler()
+    compiler, options = _compiler()
     wanted = _source_hash(contract_json, compiler)
     if _STAMP.is_file() and _STAMP.read_text() == wanted and (DIST_DIR / "index.js").is_file():
         return DIST_DIR
@@ -102,7 +110,7 @@ def build() -> Path:
     shutil.rmtree(DIST_DIR, ignore_errors=True)
     try:
         compiled = subprocess.run(
-            [str(compiler), "--project", str(PACKAGE_DIR / "tsconfig.json")],
+            [str(compiler), "--project", str(PACKAGE_DIR / "tsconfig.json"), *options],
             cwd=PACKAGE_DIR,
             capture_output=True,
             text=True,
