@@ -10,6 +10,7 @@ from lexstream_runtime import contract
 from lexstream_runtime.quota import is_period_key
 
 from local_stack.lambda_runtime import LambdaFunction
+from tests.conftest import _ended_after_the_test
 from tests.functions.stream_helpers import NodeHelper, PythonHelper
 
 # Port 9 on loopback: nothing listens. A test whose connects must ask the management API
@@ -165,20 +166,15 @@ def make_helper(
     """`make_helper(**environment)` → the helper of `helper_language`; a Node.js one runs
     in a process of its own with `environment` added (read at its cold init, as on Lambda),
     ended when the test ends."""
-    started: list[NodeHelper] = []
 
     def make(**environment: str) -> PythonHelper | NodeHelper:
         if helper_language == "python":
             if environment:
                 raise ValueError("the Python helper reads its environment at import")
             return PythonHelper(dynamodb, dynamodb_local)
-        node = NodeHelper({"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, **environment})
-        started.append(node)
-        return node
+        return NodeHelper({"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, **environment})
 
-    yield make
-    for node in started:
-        node.close()
+    yield from _ended_after_the_test(make, end="close")
 
 
 @pytest.fixture

@@ -13,7 +13,19 @@ const { ApiGatewayManagementApiClient } = await import("@aws-sdk/client-apigatew
 
 const turns = new Map();
 const lookups = [];
+const commands = [];
 let recordingClient;
+
+function recordCommands(client, service) {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      commands.push({ service, operation: context.commandName.replace(/Command$/, "") });
+      return next(args);
+    },
+    { step: "initialize", name: "recordCommands" },
+  );
+  return client;
+}
 
 function recordingDynamodb() {
   // A client of its own on the same endpoint, recording the GetItem requests it sends.
@@ -50,6 +62,16 @@ const ops = {
       settings.managementClient = new ApiGatewayManagementApiClient({ endpoint: settings.managementEndpoint, maxAttempts: 1 });
     }
     delete settings.managementEndpoint;
+    if (settings.recordCommands) {
+      // Clients of its own, recording every command the helper sends with them.
+      const named = event?.sessionState?.sessionAttributes?.streamingEndpoint ?? "";
+      settings.managementClient = recordCommands(
+        new ApiGatewayManagementApiClient({ endpoint: helper.callbackUrlOf(named), maxAttempts: 1 }),
+        "apigatewaymanagementapi",
+      );
+      settings.dynamodb = recordCommands(new DynamoDBClient({}), "dynamodb");
+    }
+    delete settings.recordCommands;
     const turn = await helper.openStream(event, settings);
     const id = turns.size + 1;
     turns.set(id, turn);
@@ -69,6 +91,9 @@ const ops = {
   },
   lookups() {
     return { lookups };
+  },
+  commands() {
+    return { commands };
   },
   closeResponse({ event, text, options }) {
     return { response: helper.closeResponse(event, text, options) };

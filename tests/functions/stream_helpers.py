@@ -34,6 +34,8 @@ LANGUAGES = ("python", "node")
 # Runs a behaviour test once against each helper (the `helper` fixture follows it).
 both_helpers = pytest.mark.parametrize("helper_language", LANGUAGES)
 DRIVER = Path(__file__).resolve().parent / "node_stream_driver.mjs"
+RUNNER = Path(__file__).resolve().parent / "node_handler_runner.mjs"
+NODE_EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "nodejs-fulfillment"
 REPLY_TIMEOUT_S = 120.0
 
 # The Python helper's option names and how the Node.js helper spells them (seconds there,
@@ -148,32 +150,30 @@ class NodeTurn:
         return SimpleNamespace(**{_snake(k): v for k, v in self._state()["stats"].items()})
 
 
-class NodeHelper:
-    """The Node.js helper (its built dist/) in a Node.js process started for one test.
+class NodeProcess:
+    """A Node.js process running `script` with `arguments`, answering one JSON command
+    line at a time (the protocol of node_stream_driver.mjs and node_handler_runner.mjs).
 
-    `environment` is added to this process's (LEXSTREAM_CALLBACK_URL and the like are read
-    at the helper's cold init, as on Lambda).
+    `environment` is added to this process's. Its other output goes to this process's
+    stdout, where a Lambda function's goes, in order.
     """
 
-    language = "node"
-
-    def __init__(self, environment: dict[str, str]) -> None:
-        dist = node_package.build()
+    def __init__(self, script: Path, arguments: list[str], environment: dict[str, str]) -> None:
         self._replies: dict[int, dict[str, Any]] = {}
         self._changed = threading.Condition()
         self._next_id = 0
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
-            ["node", str(DRIVER), str(dist / "index.js")],
+            ["node", str(script), *arguments],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=sys.stderr,
+            stderr=None,  # inherited: the test run's own stderr
             env={**os.environ, **environment},
             text=True,
             encoding="utf-8",
             bufsize=1,
         )
-        self._reader = threading.Thread(target=self._read, name="node-helper-reader", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="node-reader", daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
@@ -183,7 +183,6 @@ class NodeHelper:
             if line.startswith('{"driverReply":'):
                 reply = json.loads(line)
             if reply is None:
-                # The helper's own output: where a Lambda function's stdout goes.
                 sys.stdout.write(line)
                 continue
             with self._changed:
@@ -205,11 +204,9 @@ class NodeHelper:
                 lambda: number in self._replies or self.process.poll() is not None,
                 REPLY_TIMEOUT_S,
             ):
-                raise TimeoutError(
-                    f"the Node.js helper did not answer {op} within {REPLY_TIMEOUT_S} s"
-                )
+                raise TimeoutError(f"Node.js did not answer {op} within {REPLY_TIMEOUT_S} s")
             if number not in self._replies:
-                raise RuntimeError(f"the Node.js helper exited with {self.process.returncode}")
+                raise RuntimeError(f"the Node.js process exited with {self.process.returncode}")
             reply = self._replies.pop(number)
         if "error" in reply:
             name, message = reply["error"]["name"], reply["error"]["message"]
@@ -222,8 +219,41 @@ class NodeHelper:
             raise NodeError(name, message)
         return reply
 
-    def open(self, event: Any, *, record_lookups: bool = False, **options: Any) -> NodeTurn:
-        settings: dict[str, Any] = {"recordLookups": record_lookups}
+    def close(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            stop(self.process)
+        self._reader.join(10)
+
+
+class NodeHelper(NodeProcess):
+    """The Node.js helper (its built dist/) in a Node.js process started for one test.
+
+    `environment` is added to this process's (LEXSTREAM_CALLBACK_URL and the like are read
+    at the helper's cold init, as on Lambda).
+    """
+
+    language = "node"
+
+    def __init__(self, environment: dict[str, str]) -> None:
+        dist = node_package.build()
+        super().__init__(DRIVER, [str(dist / "index.js")], environment)
+
+    def open(
+        self,
+        event: Any,
+        *,
+        record_lookups: bool = False,
+        record_commands: bool = False,
+        **options: Any,
+    ) -> NodeTurn:
+        settings: dict[str, Any] = {
+            "recordLookups": record_lookups,
+            "recordCommands": record_commands,
+        }
         for name, value in options.items():
             if name == "management_endpoint":
                 settings["managementEndpoint"] = value
@@ -251,15 +281,6 @@ class NodeHelper:
         reply = self.call("callbackUrl", endpoint=endpoint, allowed=allowed)
         return reply["problem"], reply["same"]
 
-    def close(self) -> None:
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            stop(self.process)
-        self._reader.join(10)
-
 
 class NodeError(Exception):
     """An error the Node.js helper threw, by its JavaScript name."""
@@ -268,3 +289,30 @@ class NodeError(Exception):
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
+
+
+class NodeFunction(NodeProcess):
+    """A Node.js Lambda handler (`module_path`, export `handler`) in its own process, its
+    module imported once as at a cold start; `invoke(event)` as LambdaFunction's."""
+
+    def __init__(self, module_path: Path, environment: dict[str, str], timeout_s: float) -> None:
+        super().__init__(RUNNER, [str(module_path), "handler", str(timeout_s)], environment)
+
+    def invoke(self, event: Any) -> Any:
+        return self.call("invoke", event=event)["result"]
+
+
+def build_node_example() -> Path:
+    """The TypeScript Bedrock example bundled as its package.json builds it (esbuild, the
+    helper bundled in, the AWS SDK left to the runtime); the bundle's path."""
+    node_package.build()
+    built = subprocess.run(
+        ["npm", "run", "--silent", "build", "--prefix", str(NODE_EXAMPLE_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if built.returncode != 0:
+        raise RuntimeError(f"bundling {NODE_EXAMPLE_DIR} failed:\n{built.stdout}{built.stderr}")
+    return NODE_EXAMPLE_DIR / "dist" / "index.mjs"

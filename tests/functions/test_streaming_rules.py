@@ -22,8 +22,11 @@ import pytest
 from lexstream_runtime import aws, contract
 from lexstream_runtime.streaming import StreamingTurn, StreamTarget, open_stream
 
+from functions import declarations
 from tests.functions.stream_helpers import both_helpers
 from tests.functions.test_streaming import SESSION, live  # noqa: F401 - the fixture
+from tests.functions.waiting import eventually
+from tests.security.action_recorder import IAM_ACTION_OVERRIDES
 
 STOCK_SESSION = "lex-web-ui-0a1b"
 API_HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
@@ -218,3 +221,36 @@ def test_the_node_helper_pinned_to_its_callback_url_streams_only_there_or_to_its
         assert stream.stop_reason == "endpoint_not_allowed"
         assert gateway.counters.messages_posted == 0
     assert stream.text == "Pinned."
+
+
+@pytest.mark.parametrize("helper_language", ["node"])
+def test_the_node_helper_calls_only_what_the_managed_fulfillment_policy_grants(
+    live,  # noqa: F811
+    helper,
+):
+    # A turn that uses every call: the lookup, posts, and the stale row's removal after
+    # the browser left (no $disconnect route, so the row outlives the socket).
+    session = live(with_disconnect=False)
+    stream = helper.open(session.event, record_commands=True, gone_recheck_s=0)
+    stream.write("Before the tab closed. ")
+    assert session.client.wait_for(lambda c: c.frames)
+    session.client.close()
+    assert eventually(lambda: not session.gateway.open_connection_ids())
+    stream.write("After it closed.")
+    stream.close()
+    assert stream.stop_reason == "gone"
+
+    called = {
+        IAM_ACTION_OVERRIDES.get((c["service"], c["operation"]), f"{c['service']}:{c['operation']}")
+        for c in helper.call("commands")["commands"]
+    }
+    granted = {action for grant in declarations.FULFILLMENT_GRANTS for action in grant.actions}
+    assert (
+        called
+        == granted
+        == {
+            "dynamodb:GetItem",
+            "dynamodb:DeleteItem",
+            "execute-api:ManageConnections",
+        }
+    )
