@@ -11,12 +11,8 @@ before the reply of the command that printed them.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
-import sys
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,16 +23,14 @@ from lexstream_runtime.lex import close_response
 from lexstream_runtime.streaming import StreamingTurn, open_stream
 
 from functions import node_package
+from local_stack.node_process import NodeError, NodeProcess
 from tests.conftest import fake_aws_session
-from tests.processes import stop
 
 LANGUAGES = ("python", "node")
 # Runs a behaviour test once against each helper (the `helper` fixture follows it).
 both_helpers = pytest.mark.parametrize("helper_language", LANGUAGES)
 DRIVER = Path(__file__).resolve().parent / "node_stream_driver.mjs"
-RUNNER = Path(__file__).resolve().parent / "node_handler_runner.mjs"
 NODE_EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "nodejs-fulfillment"
-REPLY_TIMEOUT_S = 120.0
 
 # The Python helper's option names and how the Node.js helper spells them (seconds there,
 # milliseconds here).
@@ -150,85 +144,6 @@ class NodeTurn:
         return SimpleNamespace(**{_snake(k): v for k, v in self._state()["stats"].items()})
 
 
-class NodeProcess:
-    """A Node.js process running `script` with `arguments`, answering one JSON command
-    line at a time (the protocol of node_stream_driver.mjs and node_handler_runner.mjs).
-
-    `environment` is added to this process's. Its other output goes to this process's
-    stdout, where a Lambda function's goes, in order.
-    """
-
-    def __init__(self, script: Path, arguments: list[str], environment: dict[str, str]) -> None:
-        self._replies: dict[int, dict[str, Any]] = {}
-        self._changed = threading.Condition()
-        self._next_id = 0
-        self._lock = threading.Lock()
-        self.process = subprocess.Popen(
-            ["node", str(script), *arguments],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=None,  # inherited: the test run's own stderr
-            env={**os.environ, **environment},
-            text=True,
-            encoding="utf-8",
-            bufsize=1,
-        )
-        self._reader = threading.Thread(target=self._read, name="node-reader", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            reply = None
-            if line.startswith('{"driverReply":'):
-                reply = json.loads(line)
-            if reply is None:
-                sys.stdout.write(line)
-                continue
-            with self._changed:
-                self._replies[reply.pop("driverReply")] = reply
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    def call(self, op: str, **arguments: Any) -> dict[str, Any]:
-        """Send one command and wait for its reply; an error in Node.js raises here."""
-        with self._lock:
-            self._next_id += 1
-            number = self._next_id
-            assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps({"id": number, "op": op, **arguments}) + "\n")
-            self.process.stdin.flush()
-        with self._changed:
-            if not self._changed.wait_for(
-                lambda: number in self._replies or self.process.poll() is not None,
-                REPLY_TIMEOUT_S,
-            ):
-                raise TimeoutError(f"Node.js did not answer {op} within {REPLY_TIMEOUT_S} s")
-            if number not in self._replies:
-                raise RuntimeError(f"the Node.js process exited with {self.process.returncode}")
-            reply = self._replies.pop(number)
-        if "error" in reply:
-            name, message = reply["error"]["name"], reply["error"]["message"]
-            # As the Python helper raises them: TypeError for a wrong type, ValueError for
-            # a value out of range.
-            if name == "TypeError":
-                raise TypeError(message)
-            if name == "RangeError":
-                raise ValueError(message)
-            raise NodeError(name, message)
-        return reply
-
-    def close(self) -> None:
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            stop(self.process)
-        self._reader.join(10)
-
-
 class NodeHelper(NodeProcess):
     """The Node.js helper (its built dist/) in a Node.js process started for one test.
 
@@ -241,6 +156,18 @@ class NodeHelper(NodeProcess):
     def __init__(self, environment: dict[str, str]) -> None:
         dist = node_package.build()
         super().__init__(DRIVER, [str(dist / "index.js")], environment)
+
+    def call(self, op: str, **arguments: Any) -> dict[str, Any]:
+        try:
+            return super().call(op, **arguments)
+        except NodeError as error:
+            # As the Python helper raises them: TypeError for a wrong type, ValueError for
+            # a value out of range.
+            if error.name == "TypeError":
+                raise TypeError(error.message) from None
+            if error.name == "RangeError":
+                raise ValueError(error.message) from None
+            raise
 
     def open(
         self,
@@ -280,26 +207,6 @@ class NodeHelper(NodeProcess):
         """(what is wrong with `endpoint` as a callback URL, whether it names `allowed`)."""
         reply = self.call("callbackUrl", endpoint=endpoint, allowed=allowed)
         return reply["problem"], reply["same"]
-
-
-class NodeError(Exception):
-    """An error the Node.js helper threw, by its JavaScript name."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
-
-
-class NodeFunction(NodeProcess):
-    """A Node.js Lambda handler (`module_path`, export `handler`) in its own process, its
-    module imported once as at a cold start; `invoke(event)` as LambdaFunction's."""
-
-    def __init__(self, module_path: Path, environment: dict[str, str], timeout_s: float) -> None:
-        super().__init__(RUNNER, [str(module_path), "handler", str(timeout_s)], environment)
-
-    def invoke(self, event: Any) -> Any:
-        return self.call("invoke", event=event)["result"]
 
 
 def build_node_example() -> Path:

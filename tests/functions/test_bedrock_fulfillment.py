@@ -19,13 +19,9 @@ from lexstream_runtime import contract
 from lexstream_runtime.plain_text import markdown_to_plain_text
 
 from local_stack.bedrock import split_tokens
+from local_stack.node_process import NodeError, NodeFunction
 from tests.conftest import _ended_after_the_test
-from tests.functions.stream_helpers import (
-    NODE_EXAMPLE_DIR,
-    NodeError,
-    NodeFunction,
-    build_node_example,
-)
+from tests.functions.stream_helpers import NODE_EXAMPLE_DIR, build_node_example
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = "us-east-1:6f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"  # the fixtures' Lex session id

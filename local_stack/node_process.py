@@ -1,0 +1,142 @@
+"""Node.js code in a process of its own, driven one JSON command line at a time: a Lambda
+handler as the Lambda runtime calls it (`NodeFunction`, through node_handler_runner.mjs),
+or a test's driver script.
+
+Each command is `{"id": n, "op": ..., ...}` on the process's stdin; the reply is one stdout
+line `{"driverReply": n, ...}`, written after whatever the code printed while doing it.
+That other output (a function's log lines) goes to this process's stdout, in order, as a
+Lambda function's goes to its log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+RUNNER = Path(__file__).resolve().parent / "node_handler_runner.mjs"
+REPLY_TIMEOUT_S = 120.0
+
+
+def _stop(process: subprocess.Popen[str], grace_s: float = 10.0) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class NodeProcess:
+    """A Node.js process running `script` with `arguments`, answering one JSON command
+    line at a time (the protocol of node_stream_driver.mjs and node_handler_runner.mjs).
+
+    `environment` is added to this process's. Its other output goes to this process's
+    stdout, where a Lambda function's goes, in order.
+    """
+
+    def __init__(self, script: Path, arguments: list[str], environment: dict[str, str]) -> None:
+        self._replies: dict[int, dict[str, Any]] = {}
+        self._changed = threading.Condition()
+        self._next_id = 0
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen(
+            ["node", str(script), *arguments],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,  # inherited: the test run's own stderr
+            env={**os.environ, **environment},
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._read, name="node-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            reply = None
+            if line.startswith('{"driverReply":'):
+                reply = json.loads(line)
+            if reply is None:
+                sys.stdout.write(line)
+                continue
+            with self._changed:
+                self._replies[reply.pop("driverReply")] = reply
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def call(self, op: str, **arguments: Any) -> dict[str, Any]:
+        """Send one command and wait for its reply; an error in Node.js raises here."""
+        with self._lock:
+            self._next_id += 1
+            number = self._next_id
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps({"id": number, "op": op, **arguments}) + "\n")
+            self.process.stdin.flush()
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: number in self._replies or self.process.poll() is not None,
+                REPLY_TIMEOUT_S,
+            ):
+                raise TimeoutError(f"Node.js did not answer {op} within {REPLY_TIMEOUT_S} s")
+            if number not in self._replies:
+                raise RuntimeError(f"the Node.js process exited with {self.process.returncode}")
+            reply = self._replies.pop(number)
+        if "error" in reply:
+            raise NodeError(reply["error"]["name"], reply["error"]["message"])
+        return reply
+
+    def close(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _stop(self.process)
+        self._reader.join(10)
+
+
+class NodeError(Exception):
+    """An error the Node.js code threw, by its JavaScript name."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+class NodeFunction(NodeProcess):
+    """A Node.js Lambda handler (`module_path`, export `handler`) in its own process, its
+    module imported once as at a cold start; `invoke(event)` as LambdaFunction's.
+
+    With `meter_dynamodb`, the DynamoDB calls the AWS SDK's CommonJS client makes (the one
+    the Node.js streaming helper uses) are recorded. After each invocation
+    `last_invocation` holds what the runner reported: `cpuSeconds`, the process's CPU time
+    for it, and `dynamodbCalls`, each call's operation, input and output (or error name).
+    """
+
+    def __init__(
+        self,
+        module_path: Path,
+        environment: dict[str, str],
+        timeout_s: float,
+        *,
+        memory_mb: int = 256,
+        meter_dynamodb: bool = False,
+    ) -> None:
+        arguments = [str(module_path), "handler", str(timeout_s)]
+        super().__init__(RUNNER, [*arguments, "meter" if meter_dynamodb else ""], environment)
+        self.memory_mb = memory_mb
+        self.last_invocation: dict[str, Any] = {}
+
+    def invoke(self, event: Any) -> Any:
+        reply = self.call("invoke", event=event)
+        self.last_invocation = reply
+        return reply["result"]
