@@ -22,15 +22,6 @@ RUNNER = Path(__file__).resolve().parent / "node_handler_runner.mjs"
 REPLY_TIMEOUT_S = 120.0
 
 
-def _stop(process: subprocess.Popen[str], grace_s: float = 10.0) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 class NodeProcess:
     """A Node.js process running `script` with `arguments`, answering one JSON command
     line at a time (the protocol of node_stream_driver.mjs and node_handler_runner.mjs).
@@ -96,10 +87,13 @@ class NodeProcess:
     def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
+        # A closed stdin ends the runner once its last command is answered; one that is
+        # stuck is killed.
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            _stop(self.process)
+            self.process.kill()
+            self.process.wait()
         self._reader.join(10)
 
 
