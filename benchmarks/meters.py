@@ -42,6 +42,14 @@ class DynamoDBUsage:
     # Operations the meter cannot price, so a new call never goes uncounted unnoticed.
     unpriced: tuple[str, ...] = ()
 
+    def __add__(self, other: DynamoDBUsage) -> DynamoDBUsage:
+        return DynamoDBUsage(
+            self.requests + other.requests,
+            self.read_units + other.read_units,
+            self.write_units + other.write_units,
+            self.unpriced + other.unpriced,
+        )
+
     def __sub__(self, earlier: DynamoDBUsage) -> DynamoDBUsage:
         return DynamoDBUsage(
             self.requests - earlier.requests,

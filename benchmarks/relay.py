@@ -19,7 +19,7 @@ from lexstream_runtime import contract
 
 from . import cost
 from .clients import WebSocketClients
-from .meters import DynamoDBMeter
+from .meters import CHARGED_ERRORS, READS, WRITES, DynamoDBMeter, DynamoDBUsage, request_units
 from .stack import SETTLE_S, BenchStack, NumberedModel, process_cpu
 from .stats import median
 from .timeline import judge_turn
@@ -27,7 +27,11 @@ from .timeline import judge_turn
 APPROACHES = {
     "reference": "reference_fulfillment",
     "lexstream": "helper_fulfillment",
+    # The Node.js helper, in a Node.js process of its own (benchmarks/fulfillments/*.mjs).
+    "lexstream_node": "helper_fulfillment.mjs",
 }
+# The approaches held to lexstream's targets.
+HELPERS = ("lexstream", "lexstream_node")
 
 # Targets for lexstream, from the benchmark specification.
 MAX_COMPLETION_OVER_MODEL = 1.05
@@ -70,9 +74,10 @@ def one_post_visible_ms(stack: BenchStack, clients: WebSocketClients) -> float:
 def run_turn(
     stack: BenchStack, clients: WebSocketClients, approach: str, dynamodb: DynamoDBMeter
 ) -> dict[str, Any]:
-    """One streamed turn of `approach` ("reference" or "lexstream"), judged, with what it
-    used: messages, connection time, billed duration, DynamoDB request units (counted by
-    `dynamodb`, installed before the fulfillment's clients were created).
+    """One streamed turn of `approach` (one of APPROACHES), judged, with what it used:
+    messages, connection time, billed duration, CPU, DynamoDB request units (counted by
+    `dynamodb`, installed before the fulfillment's clients were created; a Node.js
+    fulfillment's by its own process, which also reports its CPU time).
     """
     if approach not in APPROACHES:
         raise ValueError(f"unknown approach {approach!r}; expected one of {', '.join(APPROACHES)}")
@@ -97,6 +102,10 @@ def run_turn(
         returned = time.monotonic()
         clients.wait_for([listener], len("".join(stack.model.tokens)), SETTLE_S)
     dynamodb_used = dynamodb.snapshot() - dynamodb_before
+    node_run = getattr(function, "last_invocation", {})
+    if node_run:
+        cpu[0] += node_run["cpuSeconds"]
+        dynamodb_used = dynamodb_used + usage_of(node_run["dynamodbCalls"])
     if dynamodb_used.unpriced:
         raise RuntimeError(f"no price for DynamoDB {', '.join(dynamodb_used.unpriced)}")
     model = stack.model.output(question)
@@ -128,6 +137,22 @@ def run_turn(
         write_units=dynamodb_used.write_units,
     )
     return result
+
+
+def usage_of(calls: list[dict[str, Any]]) -> DynamoDBUsage:
+    """What the DynamoDB calls a Node.js fulfillment reported used, by the meter's rules."""
+    reads = writes = 0.0
+    unpriced: list[str] = []
+    for call in calls:
+        operation = call["operation"]
+        if operation not in READS and operation not in WRITES:
+            unpriced.append(operation)
+            continue
+        if "error" in call and call["error"] not in CHARGED_ERRORS:
+            continue
+        read, write = request_units(operation, call["input"], call.get("output") or {})
+        reads, writes = reads + read, writes + write
+    return DynamoDBUsage(len(calls), reads, writes, tuple(unpriced))
 
 
 def answer_cost(result: dict[str, Any]) -> dict[str, float]:
@@ -240,16 +265,19 @@ def run(
                 order = list(APPROACHES) if repetition % 2 == 0 else list(reversed(APPROACHES))
                 for approach in order:
                     turns[approach].append(run_turn(stack, clients, approach, dynamodb))
-        reference, lexstream = _combine(turns["reference"]), _combine(turns["lexstream"])
-        for result in (reference, lexstream):
+        combined = {name: _combine(turns[name]) for name in APPROACHES}
+        for result in combined.values():
             result["usd_per_1000_answers"] = answer_cost(result)
+        reference = combined["reference"]
         scenarios.append(
             {
                 "callback_latency_ms": latency_ms,
                 "one_post_visible_ms": round(one_post_ms, 3),
-                "reference": reference,
-                "lexstream": lexstream,
-                "targets": _targets(lexstream, reference, latency_ms, one_post_ms),
+                **combined,
+                "targets": _targets(combined["lexstream"], reference, latency_ms, one_post_ms),
+                "node_targets": _targets(
+                    combined["lexstream_node"], reference, latency_ms, one_post_ms
+                ),
             }
         )
     return {

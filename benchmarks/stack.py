@@ -15,10 +15,11 @@ from typing import Any
 
 from lexstream_runtime import contract
 
-from functions import declarations, layout
+from functions import declarations, layout, node_package
 from local_stack.bedrock import ModelRequest
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
+from local_stack.node_process import NodeFunction
 from local_stack.stack import LocalStack, StackSettings
 
 from .clients import Listener, WebSocketClients
@@ -118,7 +119,7 @@ class BenchStack:
         )
         self.local: LocalStack | None = None
         self._exit = contextlib.ExitStack()
-        self._fulfillments: dict[str, LambdaFunction] = {}
+        self._fulfillments: dict[str, LambdaFunction | NodeFunction] = {}
 
     def __enter__(self) -> BenchStack:
         with contextlib.ExitStack() as starting:
@@ -141,22 +142,33 @@ class BenchStack:
             raise RuntimeError("the benchmark stack is not running; use it as a context manager")
         return self.local.gateway
 
-    def fulfillment(self, module: str) -> LambdaFunction:
+    def fulfillment(self, module: str) -> LambdaFunction | NodeFunction:
         """A fulfillment function from benchmarks/fulfillments/, packaged like a bot's own
         (its module plus `lexstream_runtime`, as the helper layer provides it) and with
         the environment the stack gives its own fulfillment. One cold init per module.
+
+        A module named `*.mjs` is a Node.js handler, run in a Node.js process of its own
+        with the Node.js helper (`lexstream-streaming`) and its DynamoDB calls metered.
         """
         if module not in self._fulfillments:
-            source = FULFILLMENTS_DIR / f"{module}.py"
+            source = FULFILLMENTS_DIR / (module if module.endswith(".mjs") else f"{module}.py")
             if not source.is_file():
                 raise ValueError(f"no fulfillment module {module!r} in {FULFILLMENTS_DIR}")
             assert self.local is not None
+            environment = self.local.functions["fulfillment"].environment
+            timeout_s = declarations.BEDROCK_FULFILLMENT.timeout_seconds
+            if source.suffix == ".mjs":
+                node_package.build()
+                node = NodeFunction(source, dict(environment), timeout_s, meter_dynamodb=True)
+                node.call("ready")  # its cold init is over: not part of a turn
+                self._fulfillments[module] = node
+                return node
             function = LambdaFunction(
                 f"bench-{module}",
                 f"{module}.handler",
                 {source.name: source, **layout.runtime_files()},
-                self.local.functions["fulfillment"].environment,
-                timeout_s=declarations.BEDROCK_FULFILLMENT.timeout_seconds,
+                environment,
+                timeout_s=timeout_s,
             )
             function.initialize()  # the cold start is measured elsewhere, not in a turn
             self._fulfillments[module] = function

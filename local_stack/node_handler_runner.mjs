@@ -2,7 +2,7 @@
 // once (its cold init), then each {"id": n, "op": "invoke", "event": ...} line on stdin
 // calls handler(event, context) and is answered with one stdout line,
 // {"driverReply": n, "result": ...} or {"driverReply": n, "error": {...}}, after whatever
-// the handler printed. context.getRemainingTimeInMillis() counts down from the timeout
+// the handler printed ({"op": "ready"} is answered once the import is done). context.getRemainingTimeInMillis() counts down from the timeout
 // (seconds, the third argument). Each reply also carries the invocation's CPU seconds
 // and, with "meter" as the fourth argument, the DynamoDB calls it made.
 //
@@ -51,6 +51,11 @@ createInterface({ input: process.stdin })
   .on("line", (line) => {
     const command = JSON.parse(line);
     chain = chain.then(async () => {
+      if (command.op === "ready") {
+        // Answered once the module's init is over: the process is warm.
+        process.stdout.write(JSON.stringify({ driverReply: command.id }) + "\n");
+        return;
+      }
       let reply;
       dynamodbCalls = [];
       const cpuBefore = process.cpuUsage();
