@@ -29,9 +29,9 @@ ensure_python_env() {
 
 # The npm packages: DynamoDB Local; TypeScript with Pulumi's Node.js SDK for the TypeScript
 # example, which also compiles the Node.js streaming helper; the AWS SDK clients the Lambda
-# Node.js runtimes include and esbuild, for that helper and its example. npm ci runs again whenever package-lock.json differs from the
-# copy kept when node_modules was last installed, so an added package reaches a machine
-# that already has the others.
+# Node.js runtimes include and esbuild, for that helper and its example. npm ci runs again
+# whenever package-lock.json differs from the copy kept when node_modules was last
+# installed, so an added package reaches a machine that already has the others.
 ensure_npm_packages() {
   local installed_lock=node_modules/.lexstream-installed-lock.json
   if ! cmp -s package-lock.json "$installed_lock"; then
