@@ -4,7 +4,8 @@ A bot developer's fulfillment hands the helper whatever Lex sent: session attrib
 that are missing, null, not strings, huge or hostile, a session id of any shape, and
 model text with any unicode. Whatever arrives: no exception, a well-formed Lex `Close`
 response carrying exactly the text written, and streaming only towards the connection
-the table maps (every URL generated here points at 127.0.0.1).
+the table maps (every URL generated here points at 127.0.0.1). The helper's test runs
+against the Python and the Node.js helper.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lexstream_runtime import contract
-from lexstream_runtime.lex import close_response
-from lexstream_runtime.streaming import open_stream
 
 from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
 from tests.conftest import WebSocketClient
+from tests.functions.conftest import helper, helper_language, make_helper  # noqa: F401
+from tests.functions.stream_helpers import both_helpers
 from tests.functions.waiting import eventually
 from tests.fuzz.strategies import huge_text, session_ids, text_values
 
@@ -131,10 +132,11 @@ def written_texts() -> st.SearchStrategy[list[str]]:
     return st.lists(chunk, max_size=6)
 
 
+@both_helpers
 def test_any_lex_event_and_any_text_end_in_a_complete_close(
     browser: tuple[LocalGateway, WebSocketClient],
     connection_table: str,
-    dynamodb: Any,
+    helper: Any,  # noqa: F811 - the fixture
     event: Callable[[str], dict[str, Any]],
 ) -> None:
     gateway, client = browser
@@ -157,14 +159,14 @@ def test_any_lex_event_and_any_text_end_in_a_complete_close(
             mapped and isinstance(endpoint, str) and endpoint.startswith(("http://", "https://"))
         )
         to_the_browser = mapped and endpoint == gateway.callback_url
-        turn = open_stream(fuzzed, dynamodb=dynamodb, flush_interval_s=0)
+        turn = helper.open(fuzzed, flush_interval_s=0)
         assert turn.streaming == expect_streaming
         for chunk in chunks:
             turn.write(chunk)
         turn.close(timeout_s=30)
         text = "".join(chunks)
         assert turn.text == text
-        assert_lex_close(close_response(fuzzed, turn.text), fuzzed, text)
+        assert_lex_close(helper.close_response(fuzzed, turn.text), fuzzed, text)
         if to_the_browser:
             # Every character arrives, in order; lone surrogates become "?" on the wire.
             sent = text.encode("utf-8", "replace").decode("utf-8")

@@ -107,13 +107,21 @@ interface TurnSettings extends StreamOptions {
   sessionId?: string | null;
 }
 
+// A surrogate without its partner: UTF-8 cannot carry it.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `text` with every lone surrogate replaced by "?", as the Python helper sends it. */
+function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, "?");
+}
+
 /** `text` as UTF-8 pieces of at most `maxBytes`, never cutting a character in two. Lone
- * surrogates, which UTF-8 cannot carry, become U+FFFD. */
+ * surrogates, which UTF-8 cannot carry, become "?". */
 export function* utf8Frames(text: string, maxBytes: number): Generator<Uint8Array> {
   if (!Number.isInteger(maxBytes) || maxBytes < 4) {
     throw new RangeError(`maxBytes must be an integer >= 4 (one UTF-8 character), got ${maxBytes}`);
   }
-  const data = encoder.encode(text);
+  const data = encoder.encode(wellFormed(text));
   let start = 0;
   while (start < data.length) {
     let end = Math.min(start + maxBytes, data.length);
@@ -232,7 +240,7 @@ export class StreamingTurn {
   private queue(text: string): void {
     if (!text) return;
     this.pending.push(text);
-    this.pendingBytes += Buffer.byteLength(text, "utf8");
+    this.pendingBytes += Buffer.byteLength(wellFormed(text), "utf8");
     this.sender ??= this.send();
     this.notify();
   }

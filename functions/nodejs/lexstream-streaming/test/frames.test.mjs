@@ -35,9 +35,9 @@ test("frames keep every character whole and stay within the limit", () => {
   }
 });
 
-test("a lone surrogate becomes the replacement character instead of failing", () => {
-  const frames = [...utf8Frames("a\ud800b", 4)];
-  assert.equal(frames.map((frame) => decoder.decode(frame)).join(""), "a\ufffdb");
+test("a lone surrogate becomes a question mark, as the Python helper sends it", () => {
+  const frames = [...utf8Frames("a\ud800b\udc00😀", 4)];
+  assert.equal(frames.map((frame) => decoder.decode(frame)).join(""), "a?b?😀");
 });
 
 test("a limit below one UTF-8 character is refused by name", () => {
