@@ -102,6 +102,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "runtime version with boto3 installed (default: this one; scripts/bench finds one)",
     )
     parser.add_argument(
+        "--cold-start-against",
+        metavar="REV",
+        help="cold start: also measure the functions of this git revision in the same "
+        "rounds (e.g. main), for a before/after from one run",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -131,7 +137,9 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
             chunks_per_second=rate,
         ),
         "cold_start": lambda: cold_start.run(
-            repeat=args.repeat or (3 if quick else 21), python=args.cold_start_python
+            repeat=args.repeat or (3 if quick else 21),
+            python=args.cold_start_python,
+            against=args.cold_start_against,
         ),
         "program": lambda: program_eval.run(repeat=args.repeat or (1 if quick else 3)),
     }

@@ -27,6 +27,7 @@ import os
 import random
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -60,19 +61,20 @@ depth, archive, target = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 sys.path.insert(0, archive)
 
 def init():
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if target == "boto3":
         import boto3
     else:
         module_name, function_name = target.rsplit(".", 1)
         handler = getattr(importlib.import_module(module_name), function_name)
         assert callable(handler), target
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 def deeper(frames):
     return deeper(frames - 1) if frames else init()
 
-print(json.dumps({"init_s": deeper(depth), "modules": len(sys.modules)}))
+wall, cpu = deeper(depth)
+print(json.dumps({"init_s": wall, "cpu_s": cpu, "modules": len(sys.modules)}))
 """
 # What the interpreter is, asked of itself; it must be able to import boto3.
 _WHO = """
@@ -168,6 +170,16 @@ def interpreter(python: str | None = None) -> dict[str, str]:
 def _init_seconds(
     python: str, depth: int, archive: Path, target: str, env: Mapping[str, str]
 ) -> float:
+    """The wall-clock time of one init."""
+    return _init_sample(python, depth, archive, target, env)[0]
+
+
+def _init_sample(
+    python: str, depth: int, archive: Path, target: str, env: Mapping[str, str]
+) -> tuple[float, float]:
+    """The wall-clock and the CPU time of one init, in seconds. CPU time is what the
+    init itself did: on a machine shared with other work, the wall clock also counts the
+    time the scheduler gave to others, while Lambda gives an init its vCPU share alone."""
     # -I: ignore the caller's PYTHONPATH and user site; -B: write no bytecode, so every
     # repetition compiles the archive's sources, as every Lambda cold start does.
     completed = subprocess.run(
@@ -180,10 +192,59 @@ def _init_seconds(
     )
     if completed.returncode != 0:
         raise RuntimeError(f"init of {target!r} from {archive} failed:\n{completed.stderr.strip()}")
-    return float(json.loads(completed.stdout.strip().splitlines()[-1])["init_s"])
+    measured = json.loads(completed.stdout.strip().splitlines()[-1])
+    return float(measured["init_s"]), float(measured["cpu_s"])
 
 
-def run(repeat: int = 21, python: str | None = None, seed: int | None = None) -> dict[str, object]:
+def revision_archives(revision: str, into: Path) -> dict[str, dict[str, Path]]:
+    """Every function's archive files as git `revision` of this repository laid them out
+    (its own `functions/layout.py` decides), checked out under `into`.
+
+    Raises ValueError naming the revision when git cannot export it.
+    """
+    root = Path(layout.FUNCTIONS_DIR).parent
+    exported = subprocess.run(
+        ["git", "-C", str(root), "archive", "--format=tar", revision, "functions"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if exported.returncode != 0:
+        message = exported.stderr.decode(errors="replace").strip()
+        raise ValueError(f"cannot export functions/ at revision {revision!r}: {message}")
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(exported.stdout)) as archive:
+        archive.extractall(into, filter="data")
+    listed = subprocess.run(
+        [sys.executable, "-I", "-c", _LIST_LAYOUT],
+        cwd=into,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return {
+        name: {arcname: Path(path) for arcname, path in files.items()}
+        for name, files in json.loads(listed.stdout).items()
+    }
+
+
+# Asks a checked-out revision's own layout for its archives.
+_LIST_LAYOUT = """
+import json, sys
+sys.path.insert(0, ".")
+from functions import layout
+print(json.dumps({name: {arc: str(path) for arc, path in layout.function_files(name).items()}
+                  for name in layout.FUNCTION_NAMES}))
+"""
+
+
+def run(
+    repeat: int = 21,
+    python: str | None = None,
+    seed: int | None = None,
+    against: str | None = None,
+) -> dict[str, object]:
     """Measure every function in `functions.layout.FUNCTION_NAMES`.
 
     repeat: fresh interpreters per function and per baseline, interleaved by round;
@@ -191,6 +252,8 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
     python: the interpreter to measure with (default: this one); ideally the functions'
         Lambda runtime version, with boto3 installed.
     seed: for the rounds' stack depths and orders (default: a fresh one, reported).
+    against: a git revision whose functions are measured in the same rounds, so that a
+        change's before and after come from one run (default: none).
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
@@ -201,6 +264,7 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
     depths: list[int] = []
     env = function_environment()
     samples: dict[str, list[float]] = {BASELINE: [], BASELINE_WITH_CLIENT: [], LEAN_CLIENT: []}
+    cpu_samples: dict[str, list[float]] = {}
     targets = {BASELINE: "boto3"}
     sizes: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory(prefix="lexstream-bench-cold-") as scratch:
@@ -218,15 +282,27 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
             _lay_out(files, archives[name])
             targets[name] = contract.HANDLERS[name]
             samples[name] = []
+        before = revision_archives(against, Path(scratch) / "revision") if against else {}
+        for name, files in before.items():
+            label = f"{name}@{against}"
+            archives[label] = Path(scratch) / "before" / name
+            _lay_out(files, archives[label])
+            targets[label] = contract.HANDLERS[name]
+            samples[label] = []
         for _ in range(repeat):
             depth = rounds.randrange(STACK_SPREAD_FRAMES)
             depths.append(depth)
             for label in rounds.sample(list(targets), len(targets)):
-                samples[label].append(
-                    _init_seconds(command, depth, archives[label], targets[label], env)
-                )
+                wall, cpu = _init_sample(command, depth, archives[label], targets[label], env)
+                samples[label].append(wall)
+                cpu_samples.setdefault(label, []).append(cpu)
 
     baseline_s = median(samples[BASELINE])
+    baseline_cpu_s = median(cpu_samples[BASELINE])
+
+    def cpu_over_baseline_ms(label: str) -> float:
+        return round((median(cpu_samples[label]) - baseline_cpu_s) * 1000, 2)
+
     with_client_s = median(samples[BASELINE_WITH_CLIENT])
     lean_client_s = median(samples[LEAN_CLIENT])
     functions = []
@@ -242,12 +318,25 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
                 "init_ms": round(init_s * 1000, 2),
                 "over_baseline_ms": round((init_s - baseline_s) * 1000, 2),
                 "over_baseline_with_client_ms": round((init_s - with_client_s) * 1000, 2),
+                "init_cpu_ms": round(median(cpu_samples[name]) * 1000, 2),
+                "cpu_over_baseline_ms": cpu_over_baseline_ms(name),
                 "archive_target_met": zipped < MAX_ARCHIVE_BYTES,
                 "init_target_met": init_s - baseline_s <= MAX_INIT_OVER_BASELINE_S,
             }
         )
     layer_zipped, layer_unzipped = archive_bytes(layout.layer_files())
     node_layer_zipped, node_layer_unzipped = archive_bytes(node_package.layer_files())
+    against_functions = [
+        {
+            "function": name,
+            "init_ms": round(median(samples[f"{name}@{against}"]) * 1000, 2),
+            "over_baseline_ms": round(
+                (median(samples[f"{name}@{against}"]) - baseline_s) * 1000, 2
+            ),
+            "cpu_over_baseline_ms": cpu_over_baseline_ms(f"{name}@{against}"),
+        }
+        for name in before
+    ]
     return {
         "repeat": repeat,
         "python": who,
@@ -256,6 +345,7 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
         "seed": seed,
         "stack_depths": depths,
         "baseline_ms": round(baseline_s * 1000, 2),
+        "baseline_cpu_ms": round(baseline_cpu_s * 1000, 2),
         "baseline_with_client_ms": round(with_client_s * 1000, 2),
         "lean_client_ms": round(lean_client_s * 1000, 2),
         "lean_client_ratio": round(lean_client_s / with_client_s, 3),
@@ -266,6 +356,7 @@ def run(repeat: int = 21, python: str | None = None, seed: int | None = None) ->
         "functions": functions,
         "layer": {"archive_bytes": layer_zipped, "unzipped_bytes": layer_unzipped},
         "node_layer": {"archive_bytes": node_layer_zipped, "unzipped_bytes": node_layer_unzipped},
+        "against": {"revision": against, "functions": against_functions} if against else None,
     }
 
 

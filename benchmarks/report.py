@@ -241,6 +241,14 @@ def _cold_start(section: dict[str, Any]) -> list[str]:
     lines += _table(header, rows)
     lines += [
         "",
+        f"CPU time of the same inits (what the init itself did, whatever else the machine "
+        f"ran): bare `import boto3` {_ms(section['baseline_cpu_ms'])}; "
+        + ", ".join(
+            f"`{entry['function']}` {entry['cpu_over_baseline_ms']:+.1f} ms"
+            for entry in section["functions"]
+        )
+        + ".",
+        "",
         "Where a function's init goes: one DynamoDB client, from a fresh interpreter.",
         "",
     ]
@@ -254,6 +262,37 @@ def _cold_start(section: dict[str, Any]) -> list[str]:
         )
     ]
     lines += _table(("client path", "time", "/ boto3 + one client"), client_rows)
+    against = section.get("against")
+    if against:
+        now = {entry["function"]: entry for entry in section["functions"]}
+        lines += [
+            "",
+            f"Before and after, in the same rounds: the functions of `{against['revision']}` "
+            "against this tree's.",
+            "",
+        ]
+        rows = [
+            (
+                f"`{entry['function']}`",
+                f"{entry['over_baseline_ms']:+.1f} ms",
+                f"{now[entry['function']]['over_baseline_ms']:+.1f} ms",
+                f"{entry['cpu_over_baseline_ms']:+.1f} ms",
+                f"{now[entry['function']]['cpu_over_baseline_ms']:+.1f} ms",
+            )
+            for entry in against["functions"]
+            if entry["function"] in now
+        ]
+        revision = against["revision"]
+        lines += _table(
+            (
+                "function",
+                f"wall over `import boto3`, {revision}",
+                "wall, now",
+                f"CPU over `import boto3`, {revision}",
+                "CPU, now",
+            ),
+            rows,
+        )
     return lines
 
 

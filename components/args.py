@@ -1,69 +1,44 @@
 """The typed, validated arguments of the StreamingBackend component.
 
 A program that embeds the component passes these directly; the stack program builds them
-from config (see `stack_config`). Either way every rule is checked here, once, and a bad
-value fails with an `InvalidArgumentError` that names the argument and what is allowed.
+from config (see `stack_config`), and the provider from another language's inputs. Either
+way every rule is checked here, once, and a bad value fails with an `InvalidArgumentError`
+that names the argument, the value and what is allowed. Each argument's annotation is its
+declared type: `argument_rules.check_declared_types` holds every value to it (and numbers
+to their range) before the rules below read it.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
 from lexstream_runtime import contract
 
-# CloudWatch Logs accepts only these retention periods (0, "never expire", is left out on
-# purpose: every log group this component creates must expire).
-CLOUDWATCH_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-    2922, 3288, 3653,
-)  # fmt: skip
+from .argument_rules import (
+    BOT_ALIAS_ARN_PATTERN,
+    CERTIFICATE_ARN_PATTERN,
+    CLOUDWATCH_RETENTION_DAYS,
+    DOMAIN_NAME_PATTERN,
+    HOSTED_ZONE_ID_PATTERN,
+    INT32_MAX,
+    MAX_SYSTEM_PROMPT_BYTES,
+    MODEL_ID_PATTERN,
+    ROLE_NAME_PATTERN,
+    SNS_TOPIC_ARN_PATTERN,
+    STAGE_NAME_PATTERN,
+    Choices,
+    InvalidArgumentError,
+    check_declared_types,
+)
 
-STAGE_NAME_PATTERN = contract.STAGE_NAME_PATTERN
-# IAM role names (not ARNs, not paths).
-ROLE_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,64}")
-# Component names become the prefix of every physical name.
-COMPONENT_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-COMPONENT_NAME_MAX = 40
-# AWS caps IAM role and Lambda function names at 64 characters, and the provider names each
-# child `{component}-{suffix}` plus a separator and 7 random characters. These are the
-# longest such children, each deployed only when its argument is on (None: always).
-AUTONAME_LIMIT = 64
-AUTONAME_RANDOM_SUFFIX = 8
-LONGEST_CHILD_SUFFIXES = {
-    None: "disconnect-role",
-    "example_fulfillment": "bedrock-fulfillment-role",
-    "manage_api_gateway_account": "apigateway-cloudwatch-role",
-}
-# Bedrock model ids such as `amazon.nova-lite-v1:0` or, with a cross-Region inference
-# profile, `us.anthropic.claude-3-5-haiku-20241022-v1:0`.
-MODEL_ID_PATTERN = re.compile(r"[a-z0-9-]+\.[A-Za-z0-9._:-]+")
-# Lex V2 bot alias ARN, which is what Lex presents when it invokes a fulfillment function.
-BOT_ALIAS_ARN_PATTERN = re.compile(
-    r"arn:aws[a-z-]*:lex:[a-z0-9-]+:\d{12}:bot-alias/[0-9A-Za-z]+/[0-9A-Za-z]+"
-)
-# An ACM certificate, and an SNS topic (standard, not FIFO), by ARN; the groups are the
-# partition, region and account that `require_deployable_to` compares with the stack's.
-CERTIFICATE_ARN_PATTERN = re.compile(
-    r"arn:(aws[a-z-]*):acm:([a-z0-9-]+):(\d{12}):certificate/"
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-)
-SNS_TOPIC_ARN_PATTERN = re.compile(
-    r"arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}"
-)
-# A lower-case DNS name of two or more labels (no wildcard: the API mapping and the alias
-# records are for exactly one name).
-DOMAIN_NAME_PATTERN = re.compile(
-    r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
-)
-HOSTED_ZONE_ID_PATTERN = re.compile(r"[A-Z0-9]{1,32}")
-# Lambda caps all environment variables of a function at 4 KB together; the system prompt
-# travels as one of them, so it must leave room for the others.
-MAX_SYSTEM_PROMPT_BYTES = 3072
+# Log retention in days: an integer argument that takes only CloudWatch's values.
+RetentionDays = Annotated[
+    int, Choices(CLOUDWATCH_RETENTION_DAYS, "periods CloudWatch Logs accepts")
+]
 
 # The parts a transform can adjust (see `ResourceDraft`).
 TRANSFORM_TARGETS = (
@@ -93,28 +68,6 @@ TRANSFORM_TARGETS = (
     "api_mapping",
     "dns_record",
 )
-
-
-class InvalidArgumentError(ValueError):
-    """A component argument is invalid. `argument` names it; `problem` says what is allowed.
-
-    When the problem involves other arguments, `problem` names them as `{argument}`
-    placeholders listed in `related`, so that `describe` can name every argument the way
-    the caller knows it (a Python argument, or a stack config key).
-    """
-
-    def __init__(self, argument: str, problem: str, *, related: Sequence[str] = ()) -> None:
-        self.argument = argument
-        self.problem = problem
-        self.related = tuple(related)
-        super().__init__(self.describe(lambda name: name))
-
-    def describe(self, name_of: Callable[[str], str]) -> str:
-        """The message, with every argument named by `name_of(argument)`."""
-        problem = self.problem
-        if self.related:
-            problem = problem.format(**{r: name_of(r) for r in self.related})
-        return f"{name_of(self.argument)} {problem}"
 
 
 @dataclass
@@ -157,6 +110,7 @@ class ExampleFulfillmentArgs:
 
     def __post_init__(self) -> None:
         prefix = "example_fulfillment."
+        check_declared_types(self, prefix)
         if not isinstance(self.model_id, str) or not MODEL_ID_PATTERN.fullmatch(self.model_id):
             raise InvalidArgumentError(
                 prefix + "model_id",
@@ -217,7 +171,7 @@ class StreamingBackendArgs:
     quota_rate_limit: float = 10
     """Usage plan requests per second; at most the stage rate. Default 10."""
 
-    log_retention_days: int = 30
+    log_retention_days: RetentionDays = 30
     """Retention of every log group (functions and access logs); a value CloudWatch
     accepts, e.g. 7, 30, 365. Default 30."""
 
@@ -280,6 +234,7 @@ class StreamingBackendArgs:
     Default none."""
 
     def __post_init__(self) -> None:
+        check_declared_types(self)
         # Sequences and mappings are frozen into tuples and dicts of their own so that a
         # caller mutating its list afterwards cannot bypass validation.
         object.__setattr__(self, "web_ui_role_names", tuple(self.web_ui_role_names))
@@ -315,26 +270,6 @@ class StreamingBackendArgs:
                     f"{getattr(self, quota)}: every request passes the stage limit first",
                     related=[stage],
                 )
-        if self.log_retention_days not in CLOUDWATCH_RETENTION_DAYS or isinstance(
-            self.log_retention_days, bool
-        ):
-            allowed = ", ".join(str(days) for days in CLOUDWATCH_RETENTION_DAYS)
-            raise InvalidArgumentError(
-                "log_retention_days",
-                f"must be one of the periods CloudWatch Logs accepts: {allowed} "
-                f"(got {self.log_retention_days!r})",
-            )
-        for flag in (
-            "point_in_time_recovery",
-            "deletion_protection",
-            "manage_api_gateway_account",
-            "dashboard",
-            "alarms",
-        ):
-            if not isinstance(getattr(self, flag), bool):
-                raise InvalidArgumentError(
-                    flag, f"must be true or false (got {getattr(self, flag)!r})"
-                )
         _require_role_names("web_ui_role_names", self.web_ui_role_names)
         _require_role_names("fulfillment_role_names", self.fulfillment_role_names)
         if self.web_ui_role_names and self.auth_mode != contract.AUTH_IAM:
@@ -343,12 +278,6 @@ class StreamingBackendArgs:
                 f"only applies with {{auth_mode}} {contract.AUTH_IAM!r}; with "
                 f"{self.auth_mode!r} nobody signs the connect request, so leave it empty",
                 related=["auth_mode"],
-            )
-        if self.example_fulfillment is not None and not isinstance(
-            self.example_fulfillment, ExampleFulfillmentArgs
-        ):
-            raise InvalidArgumentError(
-                "example_fulfillment", "must be an ExampleFulfillmentArgs or None"
             )
         self._validate_monitoring()
         self._validate_custom_domain()
@@ -453,31 +382,23 @@ class StreamingBackendArgs:
         return tuple(f.name for f in fields(cls))
 
 
+def _require_positive_int(argument: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT32_MAX:
+        raise InvalidArgumentError(
+            argument,
+            f"must be a whole number of at least 1 and at most {INT32_MAX} (got {value!r})",
+        )
+
+
 def _require_choice(argument: str, value: object, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise InvalidArgumentError(argument, f"must be one of {', '.join(allowed)} (got {value!r})")
 
 
-def _require_positive_int(argument: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(
-            argument, f"must be a whole number of at least 1 (got {value!r})"
-        )
-
-
-def _require_throttle(burst_argument: str, rate_argument: str, args: StreamingBackendArgs) -> None:
-    burst = getattr(args, burst_argument)
-    rate = getattr(args, rate_argument)
-    _require_positive_int(burst_argument, burst)
-    if (
-        isinstance(rate, bool)
-        or not isinstance(rate, int | float)
-        or not math.isfinite(rate)
-        or rate <= 0
-    ):
-        raise InvalidArgumentError(
-            rate_argument, f"must be a number of requests per second above 0 (got {rate!r})"
-        )
+def _require_throttle(burst_argument: str, rate_argument: str, arguments: Any) -> None:
+    """The pair's own rule; each value's type and range are already checked."""
+    burst = getattr(arguments, burst_argument)
+    rate = getattr(arguments, rate_argument)
     # API Gateway throttles with a token bucket: `burst` is its size and `rate` its refill
     # per second. A bucket smaller than one second of refill means the configured rate can
     # never be reached by a client that sends in bursts, so the pair contradicts itself.
@@ -512,38 +433,11 @@ def _require_role_names(argument: str, names: Sequence[str]) -> None:
 def _require_tags(tags: Mapping[str, str]) -> None:
     # AWS tag limits: keys up to 128 characters, values up to 256, `aws:` is reserved.
     for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+        if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
             raise InvalidArgumentError(
                 "tags", f"has an invalid key {key!r}: 1-128 characters, not starting with aws:"
             )
-        if not isinstance(value, str) or len(value) > 256:
+        if len(value) > 256:
             raise InvalidArgumentError(
                 "tags", f"has an invalid value for {key!r}: text of at most 256 characters"
             )
-
-
-def require_component_name(name: str, args: StreamingBackendArgs) -> None:
-    """Check a StreamingBackend's name, which prefixes every physical name it creates, against
-    the longest child name that `args` deploys."""
-    if not isinstance(name, str) or not COMPONENT_NAME_PATTERN.fullmatch(name):
-        raise InvalidArgumentError(
-            "name",
-            "must start with a letter and have only letters, digits, hyphens or underscores, "
-            f"because it prefixes Lambda and IAM names (got {name!r})",
-        )
-    longest = max(
-        (
-            suffix
-            for argument, suffix in LONGEST_CHILD_SUFFIXES.items()
-            if argument is None or getattr(args, argument)
-        ),
-        key=len,
-    )
-    maximum = min(COMPONENT_NAME_MAX, AUTONAME_LIMIT - AUTONAME_RANDOM_SUFFIX - len(longest) - 1)
-    if len(name) > maximum:
-        raise InvalidArgumentError(
-            "name",
-            f"must have at most {maximum} characters with these arguments, because the child "
-            f"{name}-{longest} gets {AUTONAME_RANDOM_SUFFIX} random characters appended and AWS "
-            f"allows {AUTONAME_LIMIT} (got {len(name)} characters: {name!r})",
-        )

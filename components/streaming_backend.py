@@ -8,7 +8,8 @@ import pulumi
 from lexstream_runtime import contract
 
 from .api_gateway_account import create_api_gateway_account
-from .args import StreamingBackendArgs, require_component_name
+from .args import StreamingBackendArgs
+from .argument_rules import require_component_name
 from .aws_context import AwsContext
 from .bedrock_example import BedrockExample
 from .children import Children
@@ -83,6 +84,12 @@ class StreamingBackend(pulumi.ComponentResource):
 
     dashboard_url: pulumi.Output[str] | None
     """The CloudWatch console URL of the stack's dashboard; None when `dashboard` is off."""
+
+    fulfillment_environment: pulumi.Output[dict[str, str]]
+    """The environment variables to set on a bot's own fulfillment function, by name: the
+    callback URL it streams to (`LEXSTREAM_CALLBACK_URL`) and the namespace its helper
+    metrics go to (`LEXSTREAM_METRICS_NAMESPACE`), without which the dashboard's turn and
+    post widgets and the post-failure alarm never see its turns."""
 
     def __init__(
         self,
@@ -214,6 +221,14 @@ class StreamingBackend(pulumi.ComponentResource):
         self.example_function_arn = self.example.arn if self.example else None
         self.metrics_namespace = pulumi.Output.from_input(self._metrics_namespace)
         self.dashboard_url = self.monitoring.dashboard_url
+        self.fulfillment_environment = pulumi.Output.all(
+            self.callback_url, self.metrics_namespace
+        ).apply(
+            lambda values: {
+                contract.ENV_CALLBACK_URL: values[0],
+                contract.ENV_METRICS_NAMESPACE: values[1],
+            }
+        )
         self.register_outputs(self.output_values())
 
     def output_values(self) -> dict[str, pulumi.Output[Any]]:

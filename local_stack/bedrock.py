@@ -23,7 +23,9 @@ before any output, e.g. "ThrottlingException") and `stream_error_after` (an exce
 such as modelStreamErrorException after that many tokens). Both are plain attributes and
 may be changed while the server runs. Every request is recorded in `requests`.
 
-The server runs on its own thread and event loop and binds 127.0.0.1 on a free port.
+The server runs on its own thread and event loop and binds 127.0.0.1 on a free port. The
+event-stream framing is in `eventstream`, the built-in answer and tokens in
+`model_answers`.
 """
 
 from __future__ import annotations
@@ -32,18 +34,20 @@ import argparse
 import asyncio
 import contextlib
 import json
-import re
 import socket
-import struct
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from .eventstream import EVENTSTREAM_CONTENT_TYPE, event_message, exception_message
+from .model_answers import ModelRequest, default_answer, question_topic, split_tokens
+
+# The answer helpers stay importable from here, beside the server that uses them.
+__all__ = ["LocalBedrock", "ModelRequest", "default_answer", "question_topic", "split_tokens"]
 
 # Modelled errors, with the HTTP status Bedrock answers them with (botocore maps the
 # x-amzn-ErrorType header back to the exception class).
@@ -66,109 +70,6 @@ STREAM_ERRORS = (
     "validationException",
     "serviceUnavailableException",
 )
-EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
-
-
-@dataclass(frozen=True)
-class ModelRequest:
-    """One request as the model saw it: what `answer` callables receive."""
-
-    model_id: str
-    operation: str  # "converse" or "converse-stream"
-    question: str  # the text of the last user message
-    system: str  # all system prompt blocks, joined
-    max_tokens: int | None
-    body: dict[str, Any] = field(repr=False)
-
-
-def encode_event(headers: dict[str, str], payload: bytes) -> bytes:
-    """One AWS event-stream message: prelude, string headers, payload, two CRC32s."""
-    encoded_headers = b""
-    for name, value in headers.items():
-        raw_name, raw_value = name.encode(), value.encode()
-        # Header value type 7 is a UTF-8 string with a 2-byte length.
-        encoded_headers += struct.pack("!B", len(raw_name)) + raw_name
-        encoded_headers += struct.pack("!BH", 7, len(raw_value)) + raw_value
-    total_length = 12 + len(encoded_headers) + len(payload) + 4
-    prelude = struct.pack("!II", total_length, len(encoded_headers))
-    prelude += struct.pack("!I", zlib.crc32(prelude))
-    message = prelude + encoded_headers + payload
-    return message + struct.pack("!I", zlib.crc32(message))
-
-
-def event_message(event_type: str, body: dict[str, Any]) -> bytes:
-    """A converse_stream event such as contentBlockDelta."""
-    headers = {
-        ":event-type": event_type,
-        ":content-type": "application/json",
-        ":message-type": "event",
-    }
-    return encode_event(headers, json.dumps(body).encode())
-
-
-def exception_message(exception_type: str, message: str) -> bytes:
-    """An exception event; botocore raises it as EventStreamError while iterating."""
-    headers = {
-        ":exception-type": exception_type,
-        ":content-type": "application/json",
-        ":message-type": "exception",
-    }
-    body = {"message": message, "originalStatusCode": 500, "originalMessage": message}
-    return encode_event(headers, json.dumps(body).encode())
-
-
-def split_tokens(text: str) -> list[str]:
-    """Word-sized tokens that join back to exactly `text` (whitespace travels in front)."""
-    return re.findall(r"\s*\S+|\s+$", text)
-
-
-_QUESTION_PREFIX = re.compile(
-    r"^(please\s+)?(can|could|would)\s+you\s+|"
-    r"^(what\s+can\s+you\s+tell\s+me\s+about|tell\s+me\s+(more\s+)?about|explain|describe|"
-    r"what\s+(is|are|was|were)|how\s+(do|does|can|should)\s+(i|we|you)|why\s+(is|are|do|does))"
-    r"\s+",
-    re.IGNORECASE,
-)
-
-
-def question_topic(question: str) -> str:
-    """The subject of a question: 'What is a WebSocket?' → 'a WebSocket'."""
-    topic = question.strip().rstrip("?!. ")
-    for _ in range(2):  # "Can you explain X" loses both lead-ins
-        topic = _QUESTION_PREFIX.sub("", topic, count=1).strip()
-    return topic or "your question"
-
-
-def default_answer(request: ModelRequest) -> str:
-    """A realistic, Markdown-formatted answer about the question, a few hundred tokens long.
-
-    It exercises what a real model sends: headings, emphasis, lists, a code span and
-    multi-byte characters, so streaming and rendering can be judged locally.
-    """
-    topic = question_topic(request.question)
-    return (
-        f"Here is an overview of **{topic}**.\n\n"
-        "## In short\n"
-        f"{topic[:1].upper() + topic[1:]} is easiest to understand from three angles: what it "
-        "is for, how it works, and what tends to go wrong. Each is covered below, followed by "
-        "a few practical next steps.\n\n"
-        "## What it is for\n"
-        f"People usually look into {topic} when they want a result that is *faster*, *more "
-        "reliable* or *easier to operate* than what they have today. It pays off most when "
-        "the same task happens often, so a small improvement adds up.\n\n"
-        "## How it works\n"
-        "1. **Start small.** Pick one concrete case and describe the expected outcome.\n"
-        "2. **Measure.** Record how long it takes and how often it fails — before and after.\n"
-        "3. **Iterate.** Change one thing at a time, so you know which change helped.\n\n"
-        "## What to watch out for\n"
-        "- Hidden limits: quotas, timeouts and payload sizes usually surface late.\n"
-        "- Error handling: decide up front what the user sees when a step fails.\n"
-        "- Cost: anything billed per request grows with traffic, so cap it early.\n\n"
-        "## Next steps\n"
-        f"Try a minimal example of {topic}, for instance with a config flag such as "
-        "`enabled: true`, and compare the numbers. If they look good, roll it out step by "
-        "step and keep an eye on the metrics. Bonne chance — ¡buena suerte! 🚀"
-    )
 
 
 def _request_text(blocks: Any) -> str:

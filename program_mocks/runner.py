@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -76,6 +77,8 @@ class StackRecord:
     config: dict[str, str]
     resources: list[ResourceRecord]
     exports: dict[str, Any]
+    # What the program logged with `pulumi.log.warn` (the CLI shows these on preview and up).
+    warnings: tuple[str, ...] = ()
     _by_urn: dict[str, ResourceRecord] = field(default_factory=dict, repr=False)
 
     def of_type(self, type_: str) -> list[ResourceRecord]:
@@ -188,6 +191,7 @@ def run_program(
         config=config,
         resources=[ResourceRecord(**r) for r in result["resources"]],
         exports=result["exports"],
+        warnings=tuple(result["warnings"]),
     )
 
 
@@ -490,7 +494,14 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
 
     mocks = RealisticMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    # The mocks' engine hands what the program logs to this logger; warnings are recorded.
+    warnings: list[str] = []
+    logger = logging.getLogger("lexstream.program")
+    logger.propagate = False
+    logger.addHandler(_Recorder(warnings))
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
+    )
     pulumi.runtime.set_all_config(config)
     exports: dict[str, Any] = {}
 
@@ -504,7 +515,7 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
     result: dict[str, Any]
     try:
         pulumi.runtime.test(program)()
-        result = {"resources": records, "exports": _jsonable(exports)}
+        result = {"resources": records, "exports": _jsonable(exports), "warnings": warnings}
     except Exception as error:  # the program's failure is the result being recorded
         import traceback
 
@@ -514,6 +525,18 @@ def _run_in_this_process(stack: str, out_path: str, program_path: str, on_path: 
             "traceback": traceback.format_exc(),
         }
     Path(out_path).write_text(json.dumps(result))
+
+
+class _Recorder(logging.Handler):
+    """Keeps the message of every warning logged to it."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING:
+            self.into.append(record.getMessage())
 
 
 def _limit(typ: str, name: str, maximum: int) -> None:

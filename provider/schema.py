@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 
 from components import InvalidArgumentError, StreamingBackend, StreamingBackendArgs
 from components.streaming_backend import TYPE_TOKEN
@@ -45,6 +46,8 @@ PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 ARGS_SUFFIX = "Args"
 ANY_REF = "pulumi.json#/Any"
 PRIMITIVE_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+# The largest whole number a float (every number on the wire) holds exactly.
+EXACT_FLOAT_INTEGER = 2**53
 
 
 class UnmappableTypeError(TypeError):
@@ -289,7 +292,10 @@ def args_from_inputs(cls: type, inputs: Mapping[str, Any], prefix: str = "") -> 
 
 
 def _from_wire(hint: Any, value: Any, argument: str) -> Any:
-    if isinstance(value, pulumi.Output):
+    """The Python value of one input, as the caller wrote it: its type is left as it came,
+    so that the dataclass's own type check refuses a wrong one by name."""
+    # An unknown (a resource output at preview) is refused like the output it stands for.
+    if isinstance(value, pulumi.Output | Unknown):
         raise InvalidArgumentError(
             argument, "must be a plain value, known before deployment, not a resource output"
         )
@@ -297,9 +303,10 @@ def _from_wire(hint: Any, value: Any, argument: str) -> Any:
         hint = next(m for m in typing.get_args(hint) if m is not type(None))
     if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
         return args_from_inputs(hint, value, prefix=argument + ".")  # type: ignore[arg-type]
-    # Every number crosses the wire as a float; whole numbers come back as ints so that a
-    # value and its error messages read as they would in Python (50, not 50.0).
-    if hint in (int, float) and isinstance(value, float) and value.is_integer():
+    # Every number crosses the wire as a float, so a whole one comes back as the int the
+    # caller wrote (`7`, not `7.0`, in values and messages) whatever type is expected;
+    # only a fraction stays a float, which an integer argument then refuses.
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_FLOAT_INTEGER:
         return int(value)
     origin, params = typing.get_origin(hint), typing.get_args(hint)
     if origin in (collections.abc.Sequence, list, tuple) and isinstance(value, list):

@@ -9,13 +9,17 @@ cd "$ROOT"
 log() { printf '\033[2m[setup]\033[0m %s\n' "$*" >&2; }
 
 ensure_uv() {
-  if ! command -v uv >/dev/null 2>&1; then
-    log "installing uv (the Python package manager the lock file is for)"
-    # Debian's own python3 refuses --user installs (PEP 668) unless told otherwise.
-    python3 -m pip install --quiet --user "uv>=0.5" >&2 \
-      || python3 -m pip install --quiet --user --break-system-packages "uv>=0.5" >&2
-    export PATH="$(python3 -m site --user-base)/bin:$PATH"
-  fi
+  command -v uv >/dev/null 2>&1 && return
+  # A uv installed by an earlier run lives in the user base's bin, which is often not on
+  # PATH: look there before installing it again.
+  local user_bin
+  user_bin="$(python3 -m site --user-base)/bin"
+  export PATH="$user_bin:$PATH"
+  command -v uv >/dev/null 2>&1 && return
+  log "installing uv (the Python package manager the lock file is for)"
+  # Debian's own python3 refuses --user installs (PEP 668) unless told otherwise.
+  python3 -m pip install --quiet --user "uv>=0.5" >&2 \
+    || python3 -m pip install --quiet --user --break-system-packages "uv>=0.5" >&2
 }
 
 ensure_python_env() {

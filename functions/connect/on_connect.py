@@ -30,7 +30,7 @@ CONNECTION_TABLE = environment.required(contract.ENV_CONNECTION_TABLE)
 AUTH_MODE = environment.one_of(contract.ENV_AUTH_MODE, contract.AUTH_MODES)
 DYNAMODB = aws.dynamodb_client()
 QUOTA = RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM)
-# Asked whether a session's connection is still live (GetConnection).
+# Asked whether a session's connection is still live (GetConnection); made on first use.
 MANAGEMENT = websocket.own_api_management_client()
 SESSIONS = SessionRegistry(DYNAMODB, CONNECTION_TABLE, MANAGEMENT)
 

@@ -23,7 +23,7 @@ from lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET, RequestQuota
 
 DYNAMODB = aws.dynamodb_client()
 QUOTA = RequestQuota.from_environment(DYNAMODB)
-# Closes a connection that has spent its budget (DeleteConnection).
+# Closes a connection that has spent its budget (DeleteConnection); made on first use.
 MANAGEMENT = websocket.own_api_management_client()
 
 ROUTE = contract.ROUTE_DEFAULT

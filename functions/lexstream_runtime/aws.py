@@ -116,6 +116,26 @@ def _client(service: str, **options: Any) -> Any:
                 gc.enable()
 
 
+class LazyClient:
+    """A client created on its first use, for calls on a path a function seldom takes.
+
+    A second client costs a cold start its service model and client class; a route
+    function that needs the management API only for a rare case (a session held by
+    another connection, a connection over its message budget) should not pay that on
+    every cold start. The client is made once, under the clients' lock.
+    """
+
+    def __init__(self, create: Any) -> None:
+        self._create = create
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        with _clients_lock:
+            if self._client is None:
+                self._client = self._create()
+        return getattr(self._client, name)
+
+
 def dynamodb_client() -> Any:
     """A new DynamoDB client for the route functions (create it once, at cold init)."""
     return _client("dynamodb", config=_ROUTE_CONFIG)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import metrics
-from .aws import AWS_ERRORS, error_code, route_management_client
+from .aws import AWS_ERRORS, LazyClient, error_code, route_management_client
 from .contract import ENV_CALLBACK_URL
 from .environment import ConfigurationError, required
 from .logs import log_json
@@ -100,12 +101,23 @@ def count(
 
 def own_api_management_client() -> Any:
     """The management API client of the component's own API stage, from
-    LEXSTREAM_CALLBACK_URL (create it once, at cold init)."""
+    LEXSTREAM_CALLBACK_URL: checked at cold init, created on first use (`aws.LazyClient`),
+    because the route functions call it only on rare paths."""
     callback_url = required(ENV_CALLBACK_URL)
-    try:
-        return route_management_client(callback_url)
-    except ValueError as error:  # botocore refuses an endpoint URL it cannot use
+    parts = urlsplit(callback_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ConfigurationError(
             f"environment variable {ENV_CALLBACK_URL}={callback_url!r} must be the "
-            f"API stage's https callback URL: {error}"
-        ) from None
+            "API stage's https callback URL"
+        )
+
+    def create() -> Any:
+        try:
+            return route_management_client(callback_url)
+        except ValueError as error:  # botocore refuses an endpoint URL it cannot use
+            raise ConfigurationError(
+                f"environment variable {ENV_CALLBACK_URL}={callback_url!r} must be the "
+                f"API stage's https callback URL: {error}"
+            ) from None
+
+    return LazyClient(create)

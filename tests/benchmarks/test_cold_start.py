@@ -89,3 +89,17 @@ def test_the_runtime_the_benchmark_compares_with_is_a_lambda_python_runtime() ->
     assert cold_start._runtime_of(f"{layout.LAMBDA_RUNTIME[len('python') :]}.0") == (
         layout.LAMBDA_RUNTIME
     )
+
+
+def test_a_revisions_archives_are_laid_out_by_that_revisions_own_layout(tmp_path: Path) -> None:
+    before = cold_start.revision_archives("HEAD", tmp_path)
+    assert set(before) == set(layout.FUNCTION_NAMES)
+    for name, files in before.items():
+        # HEAD's files, exported from git: the same names, each a file under tmp_path.
+        assert set(files) == set(layout.function_files(name))
+        assert all(path.is_file() and tmp_path in path.parents for path in files.values())
+
+
+def test_an_unknown_revision_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no-such-revision"):
+        cold_start.revision_archives("no-such-revision", tmp_path)

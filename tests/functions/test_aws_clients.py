@@ -200,3 +200,29 @@ def test_a_function_loads_without_boto3(name, tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.split() == ["['botocore']", "False"]
+
+
+def test_the_route_functions_management_client_is_made_on_first_use(monkeypatch):
+    # connect and default call the management API only on rare paths (a session held by
+    # another connection, a connection over its budget): their cold init must not pay it.
+    from lexstream_runtime import websocket
+
+    monkeypatch.setenv(contract.ENV_CALLBACK_URL, "http://127.0.0.1:9/Prod")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = websocket.own_api_management_client()
+    assert client._client is None
+    assert client.meta.endpoint_url == "http://127.0.0.1:9/Prod"
+    assert client.meta.service_model.service_name == "apigatewaymanagementapi"
+    assert client.meta.config.read_timeout == 2  # the route functions' short timeouts
+    made = client._client
+    assert made is not None and client.meta is made.meta
+
+
+@pytest.mark.parametrize("value", ["not a url", "ftp://127.0.0.1/Prod", "https:///Prod"])
+def test_a_callback_url_that_is_no_http_url_still_fails_at_cold_init(monkeypatch, value):
+    from lexstream_runtime import websocket
+    from lexstream_runtime.environment import ConfigurationError
+
+    monkeypatch.setenv(contract.ENV_CALLBACK_URL, value)
+    with pytest.raises(ConfigurationError, match=r"LEXSTREAM_CALLBACK_URL=.*https callback URL"):
+        websocket.own_api_management_client()

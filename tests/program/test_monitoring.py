@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,12 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:ops-alerts"
 
 def _metrics(record: StackRecord) -> list[list[Any]]:
     body = json.loads(record.one(DASHBOARD).inputs["dashboardBody"])
-    return [metric for widget in body["widgets"] for metric in widget["properties"]["metrics"]]
+    return [
+        metric
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        for metric in widget["properties"]["metrics"]
+    ]
 
 
 def _names(metrics: list[list[Any]], namespace: str) -> list[tuple[Any, ...]]:
@@ -163,6 +170,26 @@ def test_alarms_watch_this_stacks_functions_api_and_tables(record: StackRecord) 
         assert queries["reads"]["metric"]["dimensions"] == {"TableName": table}
         assert queries["writes"]["metric"]["dimensions"] == {"TableName": table}
         assert [q["id"] for q in queries.values() if q.get("returnData")] == ["throttled"]
+        sources = [q["id"] for q in queries.values() if "metric" in q]
+        assert queries["throttled"]["expression"] == " + ".join(f"FILL({q}, 0)" for q in sources)
+    # $disconnect queries the connection table's index, which DynamoDB throttles and
+    # reports apart from the table, under the index's own dimension.
+    queries = {q["id"]: q for q in alarms["connections-throttling"]["metricQueries"]}
+    table = v.table(record, "connections").outputs["name"]
+    index = {"TableName": table, "GlobalSecondaryIndexName": contract.CONNECTION_INDEX}
+    assert {
+        (q["metric"]["metricName"], tuple(sorted(q["metric"]["dimensions"].items())))
+        for q in queries.values()
+        if "metric" in q and "GlobalSecondaryIndexName" in q["metric"]["dimensions"]
+    } == {
+        (metric, tuple(sorted(index.items())))
+        for metric in ("ReadThrottleEvents", "WriteThrottleEvents")
+    }
+    assert all(
+        "GlobalSecondaryIndexName" not in q["metric"]["dimensions"]
+        for q in alarms["quota-throttling"]["metricQueries"]
+        if "metric" in q
+    )
 
 
 def test_the_quota_alarm_fires_at_80_percent_of_a_day_or_a_days_pace(record: StackRecord) -> None:
@@ -246,3 +273,83 @@ def test_the_dashboard_url_follows_the_partition() -> None:
     assert record.exports["dashboard_url"].startswith(
         "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1#"
     )
+
+
+def _note(record: StackRecord) -> str:
+    body = json.loads(record.one(DASHBOARD).inputs["dashboardBody"])
+    (text,) = [w for w in body["widgets"] if w["type"] == "text"]
+    return text["properties"]["markdown"]
+
+
+def test_without_a_deployed_writer_the_helper_metrics_gap_is_warned_shown_and_explained() -> None:
+    # Staging deploys no example: nothing writes the turn metrics the alarm divides.
+    record = record_stack("staging")
+    namespace = "Lexstream/lexstream-staging"
+    setting = f"LEXSTREAM_METRICS_NAMESPACE={namespace}"
+    (warning,) = [w for w in record.warnings if "LEXSTREAM_METRICS_NAMESPACE" in w]
+    assert setting in warning and "post-failure-rate alarm stays OK" in warning
+    assert setting in _note(record) and "No function deployed with this stack" in _note(record)
+    assert record.exports["fulfillment_environment"] == {
+        "LEXSTREAM_CALLBACK_URL": record.exports["callback_url"],
+        "LEXSTREAM_METRICS_NAMESPACE": namespace,
+    }
+
+
+def test_with_the_example_deployed_nothing_is_warned_and_the_note_names_it() -> None:
+    record = record_stack("prod", {"exampleFulfillment": True})
+    assert not [w for w in record.warnings if "LEXSTREAM_METRICS_NAMESPACE" in w]
+    assert "the example function sets it" in _note(record)
+
+
+def test_with_neither_dashboard_nor_alarms_there_is_nothing_to_warn_about() -> None:
+    record = record_stack("staging", {"dashboard": False, "alarms": False, "alarmTopicArn": ""})
+    assert not [w for w in record.warnings if "LEXSTREAM_METRICS_NAMESPACE" in w]
+
+
+DEPLOY_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+
+
+def _missing_data_table() -> dict[str, tuple[str, str, str]]:
+    """docs/deploy.md's table of what each alarm shows without data, by alarm name."""
+    text = DEPLOY_GUIDE.read_text()
+    start = text.index("| alarm | watches | with no data points | a quiet stack shows |")
+    rows = {}
+    for line in text[start:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        names, watches, missing, shows = (cell.strip() for cell in line.strip("|").split("|"))
+        for name in re.findall(r"`([a-z-]+)`", names):
+            rows[name] = (watches, missing, shows)
+    return rows
+
+
+def _watched(alarm: dict[str, Any]) -> tuple[set[str], bool]:
+    """The namespaces an alarm reads, and whether it fills gaps with FILL."""
+    queries = alarm.get("metricQueries", [])
+    namespaces = {q["metric"]["namespace"] for q in queries if "metric" in q}
+    if "namespace" in alarm:
+        namespaces.add(alarm["namespace"])
+    return namespaces, any("FILL(" in q.get("expression", "") for q in queries)
+
+
+def test_the_docs_say_what_every_alarm_shows_without_data(record: StackRecord) -> None:
+    alarms = _alarms(record)
+    if not alarms:
+        return
+    table = _missing_data_table()
+    assert set(table) == set(alarms)
+    for name, alarm in alarms.items():
+        watches, missing, shows = table[name]
+        namespaces, fills = _watched(alarm)
+        (namespace,) = namespaces
+        own = namespace.startswith("Lexstream/")
+        assert watches.startswith("the stack's namespace" if own else f"`{namespace}`"), name
+        assert ("through `FILL(…, 0)`" in watches) == fills, name
+        assert alarm["treatMissingData"] == "notBreaching"
+        if namespace == "AWS/DynamoDB":
+            # CloudWatch keeps such an alarm's state when data is missing, and AWS does not
+            # document what FILL yields over an empty window: the docs say both outcomes.
+            assert missing.startswith("kept state"), name
+            assert shows.startswith("`INSUFFICIENT_DATA` or OK"), name
+        else:
+            assert (missing, shows.split(" ")[0]) == ("not breaching", "OK"), name

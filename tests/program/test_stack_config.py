@@ -114,6 +114,17 @@ def test_array_config_must_be_a_list_of_names() -> None:
         stack_args_from_values({"webUiRoleNames": '{"role": "x"}'})
 
 
+@pytest.mark.parametrize(
+    "entry", [e for e in CONFIG_KEYS if e.type == "integer"], ids=lambda e: e.key
+)
+def test_every_integer_key_is_refused_one_past_its_bound_naming_the_key(entry) -> None:
+    values = {"exampleFulfillment": "true", entry.key: "2147483648"}
+    if entry.key == "logRetentionDays":
+        values[entry.key] = "3654"
+    with pytest.raises(StackConfigError, match=rf"^lexstream:{entry.key} must be .*\(got "):
+        stack_args_from_values(values)
+
+
 def test_a_stack_name_too_long_for_aws_names_is_a_config_error_naming_the_stack() -> None:
     # dev deploys the example, whose role name leaves 31 characters for `lexstream-<stack>`.
     stack = "customer-support-eu"  # 19 + 10: fits

@@ -169,7 +169,7 @@ def test_a_bad_nested_argument_is_named_by_its_path(plugin: RunningPlugin) -> No
 
 
 def test_a_too_long_name_fails_construct_with_the_python_message(plugin: RunningPlugin) -> None:
-    from components.args import require_component_name
+    from components.argument_rules import require_component_name
 
     name = "a" * 41
     with pytest.raises(InvalidArgumentError) as python:
@@ -177,3 +177,15 @@ def test_a_too_long_name_fails_construct_with_the_python_message(plugin: Running
     with pytest.raises(grpc.RpcError) as failure:
         construct(plugin, {}, name=name)
     assert failure.value.details() == str(python.value)
+
+
+def test_construct_warns_the_engine_when_nothing_writes_the_helper_metrics(
+    plugin: RunningPlugin,
+) -> None:
+    plugin.engine.logs.clear()
+    construct(plugin, {})
+    namespace = f"Lexstream/{COMPONENT_NAME}"
+    assert any(f"LEXSTREAM_METRICS_NAMESPACE={namespace}" in log for log in plugin.engine.logs)
+    plugin.engine.logs.clear()
+    construct(plugin, {"exampleFulfillment": {}})
+    assert not any("LEXSTREAM_METRICS_NAMESPACE" in log for log in plugin.engine.logs)
