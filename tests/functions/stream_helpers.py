@@ -11,6 +11,7 @@ before the reply of the command that printed them.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -93,6 +94,10 @@ class PythonHelper:
 
     def close(self) -> None:
         pass
+
+    def as_received(self, value: Any) -> Any:
+        """`value` as this helper receives it: unchanged (same process)."""
+        return value
 
 
 class NodeTurn:
@@ -192,6 +197,12 @@ class NodeHelper(NodeProcess):
     def lookups(self) -> list[dict[str, Any]]:
         """The GetItem requests of turns opened with record_lookups=True, as sent."""
         return self.call("lookups")["lookups"]
+
+    def as_received(self, value: Any) -> Any:
+        """`value` as this helper receives it, as JSON (as Lex sends an event): a surrogate
+        pair written as two separate code points arrives as the one character it encodes,
+        since JavaScript strings are UTF-16."""
+        return json.loads(json.dumps(value))
 
     _CLOSE_OPTIONS = {
         "content_type": "contentType",

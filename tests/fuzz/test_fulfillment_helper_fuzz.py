@@ -145,6 +145,8 @@ def test_any_lex_event_and_any_text_end_in_a_complete_close(
     @FUZZ
     @given(lex_events(base, (gateway.callback_url, connection_table)), written_texts())
     def check(fuzzed: dict[str, Any], chunks: list[str]) -> None:
+        # What the helper gets: for Node.js, through JSON, as from Lex.
+        fuzzed, chunks = helper.as_received(fuzzed), helper.as_received(chunks)
         before = client.text
         attributes = fuzzed["sessionState"]["sessionAttributes"] or {}
         endpoint = attributes.get(contract.SESSION_ATTR_ENDPOINT)
