@@ -25,6 +25,12 @@ REPLY_TIMEOUT_S = 120.0
 QUIET = {"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true"}
 
 
+def javascript_number(digits: str) -> int | float:
+    """A JSON whole number as JavaScript holds it: exact up to 2**53, else a double."""
+    number = int(digits)
+    return number if abs(number) <= 2**53 else float(number)
+
+
 class NodeProcess:
     """A Node.js process running `script` with `arguments`, answering one JSON command
     line at a time (the protocol of node_stream_driver.mjs and node_handler_runner.mjs).
@@ -56,7 +62,7 @@ class NodeProcess:
         for line in self.process.stdout:
             reply = None
             if line.startswith('{"driverReply":'):
-                reply = json.loads(line)
+                reply = json.loads(line, parse_int=javascript_number)
             if reply is None:
                 sys.stdout.write(line)
                 continue

@@ -24,7 +24,7 @@ from lexstream_runtime.lex import close_response
 from lexstream_runtime.streaming import StreamingTurn, open_stream
 
 from functions import node_package
-from local_stack.node_process import NodeError, NodeProcess
+from local_stack.node_process import NodeError, NodeProcess, javascript_number
 from tests.conftest import fake_aws_session
 
 LANGUAGES = ("python", "node")
@@ -201,8 +201,9 @@ class NodeHelper(NodeProcess):
     def as_received(self, value: Any) -> Any:
         """`value` as this helper receives it, as JSON (as Lex sends an event): a surrogate
         pair written as two separate code points arrives as the one character it encodes,
-        since JavaScript strings are UTF-16."""
-        return json.loads(json.dumps(value))
+        since JavaScript strings are UTF-16, and a whole number beyond 2**53 as the nearest
+        double, since JavaScript numbers are doubles."""
+        return json.loads(json.dumps(value), parse_int=javascript_number)
 
     _CLOSE_OPTIONS = {
         "content_type": "contentType",

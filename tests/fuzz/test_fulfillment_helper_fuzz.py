@@ -147,6 +147,8 @@ def test_any_lex_event_and_any_text_end_in_a_complete_close(
     def check(fuzzed: dict[str, Any], chunks: list[str]) -> None:
         # What the helper gets: for Node.js, through JSON, as from Lex.
         fuzzed, chunks = helper.as_received(fuzzed), helper.as_received(chunks)
+        # All it was given, joined (in UTF-16, two halves of a pair make one character).
+        text = helper.as_received("".join(chunks))
         before = client.text
         attributes = fuzzed["sessionState"]["sessionAttributes"] or {}
         endpoint = attributes.get(contract.SESSION_ATTR_ENDPOINT)
@@ -166,7 +168,6 @@ def test_any_lex_event_and_any_text_end_in_a_complete_close(
         for chunk in chunks:
             turn.write(chunk)
         turn.close(timeout_s=30)
-        text = "".join(chunks)
         assert turn.text == text
         assert_lex_close(helper.close_response(fuzzed, turn.text), fuzzed, text)
         if to_the_browser:

@@ -107,6 +107,7 @@ interface TurnSettings extends StreamOptions {
   sessionId?: string | null;
 }
 
+const HIGH_SURROGATE_AT_END = /[\uD800-\uDBFF]$/;
 // A surrogate without its partner: UTF-8 cannot carry it.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
@@ -172,6 +173,9 @@ export class StreamingTurn {
   private readonly renderer: MarkdownToPlainText | null;
   private readonly parts: string[] = [];
   private pending: string[] = [];
+  // A high surrogate that ended the last write: the first half of a character whose other
+  // half the next write brings (a producer that cut a string between them).
+  private carry = "";
   private pendingBytes = 0;
   private isPosting: boolean;
   private closed = false;
@@ -234,7 +238,13 @@ export class StreamingTurn {
     this.stats.characters += [...text].length;
     this.stats.firstWriteAt ??= performance.now();
     if (!this.isPosting || this.closed) return;
-    this.queue(this.renderer !== null ? this.renderer.feed(text) : text);
+    let whole = this.carry + text;
+    this.carry = "";
+    if (HIGH_SURROGATE_AT_END.test(whole)) {
+      this.carry = whole.slice(-1);
+      whole = whole.slice(0, -1);
+    }
+    this.queue(this.renderer !== null ? this.renderer.feed(whole) : whole);
   }
 
   private queue(text: string): void {
@@ -249,7 +259,12 @@ export class StreamingTurn {
    * limit). Posts still running after that are abandoned. Safe to call twice. */
   async close(timeoutMs: number = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.closed) return;
-    if (this.renderer !== null && this.isPosting) this.queue(this.renderer.finish());
+    if (this.isPosting) {
+      const rest = this.carry;
+      this.carry = "";
+      if (this.renderer !== null) this.queue(this.renderer.feed(rest) + this.renderer.finish());
+      else this.queue(rest);
+    }
     this.closed = true;
     this.notify();
     const sender = this.sender;
