@@ -125,6 +125,7 @@ def function_environment() -> dict[str, str]:
         contract.ENV_QUOTA_LIMIT: "1000",
         contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: "50",
+        contract.ENV_QUOTA_PER_SOURCE_LIMIT: "100",
         contract.ENV_AUTH_MODE: contract.AUTH_IAM,
         contract.ENV_CALLBACK_URL: f"{unreachable}/bench",
         contract.ENV_MODEL_ID: "anthropic.claude-3-haiku-20240307-v1:0",

@@ -113,6 +113,8 @@ class BenchStack:
             model_id=MODEL_ID,
             max_tokens=len(model.tokens) + 1,
             quota_limit=UNMETERED_QUOTA,
+            # Every benchmark client connects from 127.0.0.1.
+            quota_per_source_limit=UNMETERED_QUOTA,
             throttle_rate=UNTHROTTLED,
             throttle_burst=UNTHROTTLED,
             callback_latency_s=callback_latency_s,

@@ -165,6 +165,12 @@ class StreamingBackendArgs:
     """Connects one Cognito identity may make per quota period (`iam` auth only), counted
     before the shared quota, so that one identity cannot spend all of it. Default 50."""
 
+    quota_per_source_limit: int = 100
+    """Connects one source address may make per quota period (both auth modes; an IPv6
+    address counts per /64), counted before the identity's and the shared quota, so that
+    identities minted from one machine cannot spend all of it. Users behind one NAT share
+    it: raise it for an office that loads the page more often. Default 100."""
+
     quota_burst_limit: int = 20
     """Usage plan burst; at most the stage burst. Default 20."""
 
@@ -256,6 +262,7 @@ class StreamingBackendArgs:
         _require_positive_int("quota_limit", self.quota_limit)
         _require_choice("quota_period", self.quota_period, contract.QUOTA_PERIODS)
         _require_positive_int("quota_per_identity_limit", self.quota_per_identity_limit)
+        _require_positive_int("quota_per_source_limit", self.quota_per_source_limit)
         _require_throttle("quota_burst_limit", "quota_rate_limit", self)
         # All traffic passes the stage first, so a per-client limit above the stage's could
         # never take effect: that is a misconfiguration, not a harmless surplus.

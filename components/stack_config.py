@@ -43,6 +43,7 @@ CONFIG_KEYS = (
     ConfigKey("quotaLimit", "quota_limit", "integer"),
     ConfigKey("quotaPeriod", "quota_period", "string"),
     ConfigKey("quotaPerIdentityLimit", "quota_per_identity_limit", "integer"),
+    ConfigKey("quotaPerSourceLimit", "quota_per_source_limit", "integer"),
     ConfigKey("quotaBurstLimit", "quota_burst_limit", "integer"),
     ConfigKey("quotaRateLimit", "quota_rate_limit", "integer"),
     ConfigKey("logRetentionDays", "log_retention_days", "integer"),

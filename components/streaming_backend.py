@@ -245,6 +245,7 @@ class StreamingBackend(pulumi.ComponentResource):
             "quota_limit": str(args.quota_limit),
             "quota_period": args.quota_period,
             "quota_per_identity_limit": str(args.quota_per_identity_limit),
+            "quota_per_source_limit": str(args.quota_per_source_limit),
             "auth_mode": args.auth_mode,
             "callback_url": self.api.stage_callback_url,
             "metrics_namespace": self._metrics_namespace,

@@ -14,7 +14,10 @@ from .aws_context import AwsContext
 from .children import Children
 
 # Access log fields for WebSocket APIs: who connected, which route, what came back.
-# JSON so that CloudWatch Logs Insights can query the fields directly.
+# JSON so that CloudWatch Logs Insights can query the fields directly. No Cognito identity
+# id (`$context.identity.cognitoIdentityId`): an unauthenticated identity's id is all it
+# takes to get its credentials from the pool, and access logs cannot hash a field. The
+# connect function's own log line carries a tag of the identity instead.
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
@@ -26,7 +29,6 @@ ACCESS_LOG_FORMAT = json.dumps(
         "messageId": "$context.messageId",
         "status": "$context.status",
         "sourceIp": "$context.identity.sourceIp",
-        "cognitoIdentityId": "$context.identity.cognitoIdentityId",
         "error": "$context.error.message",
         "integrationError": "$context.integration.error",
         "integrationStatus": "$context.integration.status",

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lexstream_runtime import contract
+from lexstream_runtime import callback_url, contract
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent
 PACKAGE_NAME = "lexstream-streaming"
@@ -42,7 +42,8 @@ class NodePackageBuildError(RuntimeError):
 
 
 def contract_values() -> dict[str, object]:
-    """Every constant of the shared contract as JSON values (patterns as source + flags)."""
+    """Every constant of the shared contract as JSON values (patterns as source + flags),
+    and the callback policy's pattern of an API Gateway stage host."""
     values: dict[str, object] = {}
     for name in sorted(vars(contract)):
         value = getattr(contract, name)
@@ -55,6 +56,11 @@ def contract_values() -> dict[str, object]:
             }
         elif isinstance(value, str | int | float | tuple | list | dict):
             values[name] = value
+    # The one declaration of an API Gateway stage's host, in the callback policy's module.
+    values["CALLBACK_EXECUTE_API_HOST"] = {
+        "pattern": callback_url._EXECUTE_API_HOST.pattern,
+        "ignoreCase": False,
+    }
     return values
 
 

@@ -153,6 +153,11 @@ def build_parser() -> OneLineParser:
         help="connects one identity may make per quota period (with --auth iam)",
     )
     parser.add_argument(
+        "--quota-per-source-limit",
+        type=whole_number,
+        help="connects one source address (IPv6: /64) may make per quota period",
+    )
+    parser.add_argument(
         "--callback-latency-ms",
         dest="callback_latency_s",
         type=milliseconds,
@@ -186,6 +191,7 @@ def parse_arguments(
         quota_limit=arguments.quota_limit,
         quota_period=arguments.quota_period,
         quota_per_identity_limit=arguments.quota_per_identity_limit,
+        quota_per_source_limit=arguments.quota_per_source_limit,
         callback_latency_s=arguments.callback_latency_s,
         session_ids=arguments.session_ids,
     ), arguments.verbose

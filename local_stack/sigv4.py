@@ -31,6 +31,7 @@ MAX_CLOCK_SKEW_SECONDS = 5 * 60
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 # Some presigners declare the payload unsigned instead of hashing the empty body.
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+TOKEN_PARAMETER = "X-Amz-Security-Token"
 AUTH_PARAMETERS = (
     "X-Amz-Algorithm",
     "X-Amz-Credential",
@@ -73,15 +74,21 @@ def verify_presigned_request(
         lookup: access key id → credentials, or None for keys nobody issued.
         now: the current epoch time in seconds.
 
-    Raises SignatureError naming the failed check: missing parameters, wrong algorithm,
-    service or region, unknown or expired credentials, a bad security token, a request
-    dated in the future or past its expiry, or a signature that does not match.
+    Raises SignatureError naming the failed check: missing or repeated parameters, wrong
+    algorithm, service or region, unknown or expired credentials, a bad security token, a
+    request dated in the future or past its expiry, or a signature that does not match.
     """
     pairs = list(query)
     params = dict(pairs)
     missing = [name for name in AUTH_PARAMETERS if not params.get(name)]
     if missing:
         raise SignatureError(f"missing query parameters: {', '.join(missing)}")
+    # A repeated parameter is ambiguous (which one was signed?): with a bogus signature
+    # first and the real one last, a lenient reader would check one and log the other.
+    names = [name for name, _ in pairs]
+    repeated = sorted({n for n in (*AUTH_PARAMETERS, TOKEN_PARAMETER) if names.count(n) > 1})
+    if repeated:
+        raise SignatureError(f"repeated query parameters: {', '.join(repeated)}")
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise SignatureError(f"X-Amz-Algorithm must be {ALGORITHM}")
 
@@ -102,7 +109,7 @@ def verify_presigned_request(
     if now > signed_at.timestamp() + expires:
         raise SignatureError("signature has expired")
 
-    credentials = _credentials(lookup, access_key, params.get("X-Amz-Security-Token", ""), now)
+    credentials = _credentials(lookup, access_key, params.get(TOKEN_PARAMETER, ""), now)
     signed_headers = params["X-Amz-SignedHeaders"].split(";")
     canonical_query = _canonical_query((k, v) for k, v in pairs if k != "X-Amz-Signature")
     for host in _signed_host_forms(headers):
@@ -168,8 +175,8 @@ def verify_signed_request(
 
     Raises SignatureError naming the failed check: a malformed header, wrong algorithm,
     service or region, an unknown key, a bad security token, a request dated more than
-    five minutes away from `now`, a body that is not the one signed, or a signature that
-    does not match.
+    five minutes away from `now`, a body that is not the one signed (UNSIGNED-PAYLOAD
+    included), or a signature that does not match.
     """
     authorization = headers.get("authorization", "")
     algorithm, _, fields = authorization.partition(" ")
@@ -195,9 +202,13 @@ def verify_signed_request(
     signed_headers = parts["SignedHeaders"].split(";")
     if "x-amz-date" not in signed_headers:
         raise SignatureError("SignedHeaders must include x-amz-date")
-    body_sha256 = hashlib.sha256(body).hexdigest()
-    payload_hash = headers.get("x-amz-content-sha256", body_sha256)
-    if payload_hash not in (body_sha256, UNSIGNED_PAYLOAD):
+    # The management API signs its body: only S3 (and presigned URLs) take an unsigned
+    # payload, so a declared UNSIGNED-PAYLOAD is refused like any other wrong hash.
+    payload_hash = hashlib.sha256(body).hexdigest()
+    declared = headers.get("x-amz-content-sha256", payload_hash)
+    if declared == UNSIGNED_PAYLOAD:
+        raise SignatureError("UNSIGNED-PAYLOAD is not accepted: the body must be signed")
+    if declared != payload_hash:
         raise SignatureError("X-Amz-Content-SHA256 does not match the body")
     # Every service but S3 encodes the (already encoded) path once more.
     canonical_path = quote(_remove_dot_segments(raw_path) or "/", safe="/~")

@@ -92,6 +92,7 @@ _COMPONENT_SETTINGS = {
     "quota_limit": "quota_limit",
     "quota_period": "quota_period",
     "quota_per_identity_limit": "quota_per_identity_limit",
+    "quota_per_source_limit": "quota_per_source_limit",
     "example_fulfillment.model_id": "model_id",
     "example_fulfillment.system_prompt": "system_prompt",
     "example_fulfillment.max_tokens": "max_tokens",
@@ -127,7 +128,8 @@ class StackSettings:
         handler: `path/to/file.py:function`, a fulfillment to run instead of the
             Bedrock example; `lexstream_runtime` is importable, as from the layer.
             Default None.
-        quota_limit, quota_period, quota_per_identity_limit: the request quota.
+        quota_limit, quota_period, quota_per_identity_limit, quota_per_source_limit: the
+            request quota.
             Default: Pulumi.yaml.
         throttle_rate, throttle_burst: stage throttling. Default: Pulumi.yaml.
         callback_latency_s: delay added to every management API call. Default 0.
@@ -153,6 +155,7 @@ class StackSettings:
     quota_limit: int | None = None
     quota_period: str | None = None
     quota_per_identity_limit: int | None = None
+    quota_per_source_limit: int | None = None
     throttle_rate: float | None = None
     throttle_burst: int | None = None
     callback_latency_s: float = 0.0
@@ -183,6 +186,9 @@ class StackSettings:
             quota_period=_given(self.quota_period, declared["quotaPeriod"]),
             quota_per_identity_limit=_given(
                 self.quota_per_identity_limit, declared["quotaPerIdentityLimit"]
+            ),
+            quota_per_source_limit=_given(
+                self.quota_per_source_limit, declared["quotaPerSourceLimit"]
             ),
             throttle_rate=_given(self.throttle_rate, declared["throttleRateLimit"]),
             throttle_burst=_given(self.throttle_burst, declared["throttleBurstLimit"]),
@@ -253,6 +259,7 @@ def _check_component_rules(settings: StackSettings) -> None:
             quota_limit=settings.quota_limit,
             quota_period=settings.quota_period,
             quota_per_identity_limit=settings.quota_per_identity_limit,
+            quota_per_source_limit=settings.quota_per_source_limit,
             example_fulfillment=ExampleFulfillmentArgs(
                 model_id=settings.model_id,
                 system_prompt=settings.system_prompt,
@@ -473,6 +480,8 @@ class LocalStack:
             "AWS_REGION": self.settings.region,
             "AWS_DEFAULT_REGION": self.settings.region,
             "AWS_ENDPOINT_URL_DYNAMODB": str(self.dynamodb_endpoint),
+            # The gateway is plain http on loopback, where no deployed function may post.
+            contract.ENV_LOCAL_LOOPBACK_CALLBACKS: "1",
         }
         if self.bedrock is not None:
             environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = self.bedrock.endpoint_url
@@ -501,6 +510,7 @@ class LocalStack:
             "quota_limit": str(settings.quota_limit),
             "quota_period": str(settings.quota_period),
             "quota_per_identity_limit": str(settings.quota_per_identity_limit),
+            "quota_per_source_limit": str(settings.quota_per_source_limit),
             "auth_mode": str(settings.auth_mode),
             "callback_url": self._gateway().callback_url,
             "model_id": str(settings.model_id),

@@ -25,7 +25,7 @@ import aiohttp
 import boto3
 import botocore.exceptions
 import pytest
-from lexstream_runtime import contract
+from lexstream_runtime import callback_url, contract
 
 from local_stack.bedrock import LocalBedrock
 from local_stack.dynamodb import ensure_table
@@ -53,6 +53,9 @@ FAKE_AWS_ENVIRONMENT = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
+    # The test servers are plain http on loopback; the local stack lets its functions post
+    # there the same way. Tests of the refusal clear it for the function they run.
+    contract.ENV_LOCAL_LOOPBACK_CALLBACKS: "1",
 }
 
 
@@ -63,6 +66,9 @@ def fake_aws_environment() -> Iterator[None]:
         for name, value in FAKE_AWS_ENVIRONMENT.items():
             patch.setenv(name, value)
         patch.delenv("AWS_PROFILE", raising=False)
+        # The helper this process imported read its callback policy before the variables
+        # above were set; read it again, as a cold start in this environment would.
+        patch.setattr(callback_url, "POLICY", callback_url.CallbackPolicy.from_environment())
         yield
 
 
@@ -264,11 +270,14 @@ class WebSocketClient:
 
     Args:
         url: the ws:// URL, query string included.
+        source: the local address to connect from, e.g. "127.0.0.2" (all of 127/8 is
+            loopback), so a gateway sees another client address. Default: any.
     Raises ConnectionError (with the HTTP status) when the handshake is refused.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, source: str | None = None) -> None:
         self.url = url
+        self.source = source
         self.frames: list[str] = []
         self.closed = threading.Event()
         self.close_code: int | None = None
@@ -289,7 +298,8 @@ class WebSocketClient:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _open(self) -> None:
-        self._session = aiohttp.ClientSession()
+        connector = aiohttp.TCPConnector(local_addr=(self.source, 0)) if self.source else None
+        self._session = aiohttp.ClientSession(connector=connector)
         try:
             self._socket = await self._session.ws_connect(self.url, autoping=True)
         except aiohttp.WSServerHandshakeError as error:

@@ -2,7 +2,10 @@
 
 Order of checks, cheapest safe order first:
 1. The event must carry a connection id (API Gateway always sends one).
-2. With `iam` auth the caller must be a Cognito identity (API Gateway lets no unsigned
+2. The source network (the address; an IPv6 address's /64) has at most
+   `per_source_limit` connects per quota period, in both modes, counted before anything
+   else, so that minting identities from one machine stops there → 429.
+   With `iam` auth the caller must be a Cognito identity (API Gateway lets no unsigned
    connect through, so its absence means a misrouted event) → 403; and the identity has
    at most `per_identity_limit` connects per quota period, counted before the shared
    quota, so one identity cannot spend the quota for everyone → 429.
@@ -12,7 +15,8 @@ Order of checks, cheapest safe order first:
 5. With `iam` auth a session id shaped like a Cognito identity id may be registered
    only by that identity. → 403. Any other session id is accepted: the stock Lex Web UI
    sends `lex-web-ui-` + 4 hex digits, not its identity id.
-6. The session must be free, the caller's own, or held by a connection that is gone
+6. The session must be free, held by a connection that is gone, or (only when the
+   session id is the caller's own identity id) the caller's own row
    (`lexstream_runtime.sessions`): a live session cannot be taken over. → 403.
 7. DynamoDB or the management API failing → 500 with no detail.
 A refused connect never writes a connection item, and its log line says why.
@@ -24,15 +28,19 @@ from typing import Any
 
 from lexstream_runtime import aws, contract, environment, websocket
 from lexstream_runtime.quota import RequestQuota
-from lexstream_runtime.sessions import SessionRegistry
+from lexstream_runtime.sessions import OwnerKey, SessionRegistry
 
 CONNECTION_TABLE = environment.required(contract.ENV_CONNECTION_TABLE)
 AUTH_MODE = environment.one_of(contract.ENV_AUTH_MODE, contract.AUTH_MODES)
 DYNAMODB = aws.dynamodb_client()
-QUOTA = RequestQuota.from_environment(DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM)
+QUOTA = RequestQuota.from_environment(
+    DYNAMODB, per_identity=AUTH_MODE == contract.AUTH_IAM, per_source=True
+)
 # Asked whether a session's connection is still live (GetConnection); made on first use.
 MANAGEMENT = websocket.own_api_management_client()
-SESSIONS = SessionRegistry(DYNAMODB, CONNECTION_TABLE, MANAGEMENT)
+SESSIONS = SessionRegistry(
+    DYNAMODB, CONNECTION_TABLE, MANAGEMENT, owner_key=OwnerKey(DYNAMODB, QUOTA.table_name)
+)
 
 ROUTE = contract.ROUTE_CONNECT
 INVALID_SESSION_ID = (
@@ -46,6 +54,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if connection_id is None:
         return websocket.decide(ROUTE, 400, "Bad request", "malformed_event")
     fields = {"connectionId": connection_id}
+    source = websocket.source_ip(event)
+    refusal = websocket.count(
+        ROUTE, lambda: QUOTA.admit_source(source), "source_quota_exceeded", **fields
+    )
+    if refusal is not None:
+        return refusal
     owner = None
     if AUTH_MODE == contract.AUTH_IAM:
         owner = websocket.cognito_identity_id(event)

@@ -14,7 +14,9 @@ import re
 SESSION_ID = "sessionId"  # partition key, S
 CONNECTION_ID = "connectionId"  # S; also the partition key of the lookup index
 TTL = "ttl"  # N, whole epoch seconds (DynamoDB ignores fractional or string TTLs)
-OWNER_IDENTITY = "ownerIdentity"  # S, the Cognito identity that registered the session
+# S, the HMAC-SHA256 (hex) of the Cognito identity that registered the session, under the
+# stack's key (lexstream_runtime.sessions.OwnerKey); never the identity id itself.
+OWNER_IDENTITY = "ownerIdentity"
 # A row's registration time is its TTL less CONNECTION_TTL_SECONDS (see connection_ttl).
 CONNECTION_INDEX = "byConnectionId"  # GSI, KEYS_ONLY: $disconnect only knows connectionId
 
@@ -22,6 +24,10 @@ CONNECTION_INDEX = "byConnectionId"  # GSI, KEYS_ONLY: $disconnect only knows co
 # of one connection's messages and one identity's connects (lexstream_runtime.quota) ---
 QUOTA_PERIOD_KEY = "period"  # partition key, S, e.g. "DAY#2026-11-25"
 QUOTA_REQUESTS = "requests"  # N, requests admitted under the item's key
+# The stack's secret key for OWNER_IDENTITY: one item of the quota table, which only the
+# route functions may read (not the fulfillment policy), created by the first connect.
+OWNER_KEY_ITEM = "SECRET#ownerIdentityKey"
+OWNER_KEY_SECRET = "secret"  # B, 32 random bytes
 
 # API Gateway closes every WebSocket after 2 hours; the row lives a little longer so a
 # stream that is still open never loses its mapping to TTL.
@@ -46,6 +52,7 @@ ENV_QUOTA_TABLE = "LEXSTREAM_QUOTA_TABLE"
 ENV_QUOTA_LIMIT = "LEXSTREAM_QUOTA_LIMIT"
 ENV_QUOTA_PERIOD = "LEXSTREAM_QUOTA_PERIOD"
 ENV_QUOTA_PER_IDENTITY_LIMIT = "LEXSTREAM_QUOTA_PER_IDENTITY_LIMIT"
+ENV_QUOTA_PER_SOURCE_LIMIT = "LEXSTREAM_QUOTA_PER_SOURCE_LIMIT"
 ENV_AUTH_MODE = "LEXSTREAM_AUTH_MODE"
 ENV_MODEL_ID = "LEXSTREAM_MODEL_ID"
 ENV_SYSTEM_PROMPT = "LEXSTREAM_SYSTEM_PROMPT"
@@ -88,6 +95,11 @@ TURN_OUTCOMES = (
 )
 DIMENSION_REASON = "Reason"
 DIMENSION_OUTCOME = "Outcome"
+
+# The local stack's switch that lets the helper post to plain http on loopback ("1": on).
+# Only the local stack sets it; the component never does, because on Lambda loopback is
+# where the Runtime API listens.
+ENV_LOCAL_LOOPBACK_CALLBACKS = "LEXSTREAM_LOCAL_LOOPBACK_CALLBACKS"
 
 # --- Custom domain: the URL the browser names when the socket is on the stack's own
 # domain. A function with LEXSTREAM_CALLBACK_URL set treats it as that URL. ---

@@ -9,16 +9,22 @@ serialises the writes on the item and admits exactly `limit` of them. The item e
 The shared quota is a fixed window: it starts again at each period boundary, so up to
 twice the limit can pass in the moments around one boundary.
 
-Two smaller counters keep one client from spending the shared quota for everyone, each
+Smaller counters keep one client from spending the shared quota for everyone, each
 also a conditional UpdateItem, checked before the shared counter is touched:
 - a connection's budget: only its first `CONNECTION_MESSAGE_BUDGET` client messages
   count; later ones are refused without counting (and $default closes the connection);
+- a source address's connects per period (both auth modes): at most `per_source_limit`.
+  IPv4 addresses count one by one; IPv6 addresses count per /64, because one subscriber
+  usually holds a whole /64 and could otherwise take a new address for every connect;
 - an identity's connects per period (`iam` auth): at most `per_identity_limit`.
+
+Neither an identity id nor an address is stored: their counters are keyed by a SHA-256.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +37,12 @@ _COUNTER_GRACE = timedelta(days=1)
 CONNECTION_MESSAGE_BUDGET = 5
 CONNECTION_KEY_PREFIX = "CONNECTION#"
 IDENTITY_KEY_PREFIX = "IDENTITY#"
+SOURCE_KEY_PREFIX = "SOURCE#"
+# IPv6 addresses count per network of this prefix length (one subscriber's usual share).
+IPV6_SOURCE_PREFIX = 64
+# A connect whose source address cannot be read (API Gateway always sends one) counts
+# under this one shared key, so leaving it out buys nothing.
+UNKNOWN_SOURCE = "unknown"
 
 
 def period_bounds(period: str, now: datetime) -> tuple[str, datetime]:
@@ -67,6 +79,27 @@ def identity_key(identity_id: str, period_key: str) -> str:
     return f"{IDENTITY_KEY_PREFIX}{digest}#{period_key}"
 
 
+def source_network(source_ip: str | None) -> str:
+    """The network a source address counts under: an IPv4 address itself, an IPv6
+    address's /64 (an IPv4-mapped IPv6 address as its IPv4 address), else UNKNOWN_SOURCE."""
+    try:
+        address = ipaddress.ip_address((source_ip or "").strip())
+    except ValueError:
+        return UNKNOWN_SOURCE
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{IPV6_SOURCE_PREFIX}", strict=False))
+    return str(address)
+
+
+def source_key(source_ip: str | None, period_key: str) -> str:
+    """The counter of one source network's connects in one period (see source_network);
+    the address is stored only as a SHA-256, like an identity."""
+    digest = hashlib.sha256(source_network(source_ip).encode("utf-8")).hexdigest()
+    return f"{SOURCE_KEY_PREFIX}{digest}#{period_key}"
+
+
 def connection_key(connection_id: str) -> str:
     """The counter of one connection's counted client messages."""
     return CONNECTION_KEY_PREFIX + connection_id
@@ -82,6 +115,8 @@ class RequestQuota:
         period: one of contract.QUOTA_PERIODS.
         per_identity_limit: connects admitted per identity per period, >= 1; None when
             connects carry no identity (`none` auth). Default None.
+        per_source_limit: connects admitted per source network per period, >= 1; None
+            for no such limit. Default None.
     """
 
     def __init__(
@@ -91,22 +126,29 @@ class RequestQuota:
         limit: int,
         period: str,
         per_identity_limit: int | None = None,
+        per_source_limit: int | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError(f"quota limit must be >= 1, got {limit!r}")
         if per_identity_limit is not None and per_identity_limit < 1:
             raise ValueError(f"per-identity limit must be >= 1, got {per_identity_limit!r}")
+        if per_source_limit is not None and per_source_limit < 1:
+            raise ValueError(f"per-source limit must be >= 1, got {per_source_limit!r}")
         period_bounds(period, datetime.now(UTC))  # validates the period name
         self.dynamodb = dynamodb
         self.table_name = table_name
         self.limit = limit
         self.period = period
         self.per_identity_limit = per_identity_limit
+        self.per_source_limit = per_source_limit
 
     @classmethod
-    def from_environment(cls, dynamodb: Any, *, per_identity: bool = False) -> RequestQuota:
-        """The quota the component configured: ENV_QUOTA_TABLE, _LIMIT and _PERIOD, and
-        with `per_identity` also ENV_QUOTA_PER_IDENTITY_LIMIT."""
+    def from_environment(
+        cls, dynamodb: Any, *, per_identity: bool = False, per_source: bool = False
+    ) -> RequestQuota:
+        """The quota the component configured: ENV_QUOTA_TABLE, _LIMIT and _PERIOD, with
+        `per_identity` also ENV_QUOTA_PER_IDENTITY_LIMIT, with `per_source` also
+        ENV_QUOTA_PER_SOURCE_LIMIT."""
         return cls(
             dynamodb,
             environment.required(contract.ENV_QUOTA_TABLE),
@@ -117,6 +159,7 @@ class RequestQuota:
                 if per_identity
                 else None
             ),
+            environment.positive_int(contract.ENV_QUOTA_PER_SOURCE_LIMIT) if per_source else None,
         )
 
     def admit(self, now: datetime | None = None) -> bool:
@@ -135,6 +178,15 @@ class RequestQuota:
         period_key, ends = period_bounds(self.period, now or datetime.now(UTC))
         key = identity_key(identity_id, period_key)
         return self._count(key, self.per_identity_limit, ends + _COUNTER_GRACE)
+
+    def admit_source(self, source_ip: str | None, now: datetime | None = None) -> bool:
+        """Count one connect from `source_ip` (its network: see source_network); False once
+        that network has had its connects this period (always True without a limit)."""
+        if self.per_source_limit is None:
+            return True
+        period_key, ends = period_bounds(self.period, now or datetime.now(UTC))
+        key = source_key(source_ip, period_key)
+        return self._count(key, self.per_source_limit, ends + _COUNTER_GRACE)
 
     def admit_message(self, connection_id: str, now: datetime | None = None) -> bool:
         """Count one client message of `connection_id` against its budget; False once the

@@ -34,24 +34,16 @@ complete.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import aws, contract, lex, metrics
+from .callback_url import callback_url_problem, current_policy
 from .logs import log_json
 from .plain_text import MarkdownToPlainText
-
-# Read once at cold init, like the handlers' own configuration (see contract).
-ALLOWED_CALLBACK_URL = os.environ.get(contract.ENV_CALLBACK_URL, "").strip()
-# The stage's custom domain, when it has one: the Lex Web UI derives `streamingEndpoint`
-# from its socket URL, so a socket on the domain names the domain. It stands for the
-# pinned callback URL, which is where posts go (the execute-api URL always works).
-CALLBACK_ALIAS = os.environ.get(contract.ENV_CALLBACK_ALIAS, "").strip()
 
 # Flushing every ~120 ms looks continuous to a reader and, at typical model speeds
 # (30-100 tokens/s), cuts the number of billed messages by 5-10x.
@@ -72,7 +64,6 @@ DEFAULT_CLOSE_TIMEOUT_S = 5.0
 # for every invocation until thread creation fails. Longer than Lex's ~30 s turn.
 SENDER_IDLE_EXIT_S = 60.0
 
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _GONE = "GoneException"
 _THROTTLED = "LimitExceededException"
 
@@ -463,85 +454,12 @@ class StreamingTurn:
         )
 
 
-def callback_url_problem(endpoint: str) -> str:
-    """What is wrong with `endpoint` as a callback URL, or "" when nothing is.
-
-    It must be https, or plain http to this machine only (the local stack's gateway), with
-    a host, a port from 1 to 65535 if one is given, and no user name, password, query or
-    fragment. The browser sets `streamingEndpoint`, so it is client input: plain http
-    elsewhere would let a client point the function's signed posts at any internal
-    address (instance metadata, for one), and API Gateway only serves https. Checked
-    before any client is built, because botocore accepts a URL it cannot post to and
-    fails only when the first post is signed.
-    """
-    try:
-        url = urlsplit(endpoint)
-        host, port = url.hostname, url.port
-    except ValueError as error:  # an unparsable host or a port out of range
-        return f"is not a valid URL ({error})"
-    if url.scheme not in ("https", "http"):
-        return "must be an https URL"
-    if not host:
-        return "has no host"
-    if url.scheme == "http" and host not in _LOOPBACK_HOSTS:
-        return "must be https (plain http only to this machine)"
-    if port == 0:
-        return "has port 0; a port must be 1-65535"
-    if url.username is not None or url.password is not None:
-        return "must not carry a user name or password"
-    if url.query or url.fragment or endpoint.rstrip().endswith(("?", "#")):
-        return "must not carry a query or fragment"
-    return ""
-
-
-def _same_endpoint(endpoint: str, allowed: str) -> bool:
-    """Whether two callback URLs name the same API stage: scheme and host ignore case, a
-    default port or a trailing slash make no difference, and nothing else may differ."""
-    key = _endpoint_key(endpoint)
-    return key is not None and key == _endpoint_key(allowed)
-
-
-def _endpoint_key(endpoint: str) -> tuple[object, ...] | None:
-    try:
-        url = urlsplit(endpoint)
-        port = url.port
-    except ValueError:
-        return None
-    scheme = url.scheme.lower()
-    return (
-        scheme,
-        (url.hostname or "").lower(),
-        port or {"https": 443, "http": 80}.get(scheme),
-        url.path.rstrip("/"),
-        url.query,
-        url.fragment,
-        url.username,
-        url.password,
-    )
-
-
-def callback_url_of(endpoint: str) -> str:
-    """The callback URL a `streamingEndpoint` names.
-
-    The Lex Web UI derives the attribute from its socket URL by replacing `wss://` with
-    `https://`, and leaves a `ws://` URL (a local endpoint) as it is. The socket URL and
-    the callback URL name the same stage on the same host, so a `ws`/`wss` scheme is read
-    as `http`/`https`.
-    """
-    scheme, separator, rest = endpoint.partition("://")
-    socket_schemes = {"ws": "http", "wss": "https"}
-    if separator and scheme.lower() in socket_schemes:
-        return f"{socket_schemes[scheme.lower()]}://{rest}"
-    return endpoint
-
-
 def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamTarget | None, str]:
     """Where this turn streams to, and why not when it does not.
 
-    Streaming needs both session attributes (as non-empty strings), the event's
+    Streaming needs both session attributes (as non-empty strings), an endpoint the
+    function's callback policy allows (`callback_url.CallbackPolicy`), the event's
     `sessionId`, and a row for that session in the named table; one consistent GetItem.
-    With LEXSTREAM_CALLBACK_URL set, the endpoint must also be that URL, or the alias
-    LEXSTREAM_CALLBACK_ALIAS names (the stage's custom domain), which stands for it.
     Returns (target, "") or (None, reason).
     """
     attributes = lex.attributes_of(event)
@@ -549,14 +467,9 @@ def find_target(event: Mapping[str, Any], dynamodb: Any = None) -> tuple[StreamT
     table = attributes.get(contract.SESSION_ATTR_TABLE)
     if not (isinstance(endpoint, str) and endpoint and isinstance(table, str) and table):
         return None, "attributes_missing"
-    endpoint = callback_url_of(endpoint)
-    if callback_url_problem(endpoint):
-        return None, "endpoint_invalid"
-    if ALLOWED_CALLBACK_URL:
-        if CALLBACK_ALIAS and _same_endpoint(endpoint, CALLBACK_ALIAS):
-            endpoint = ALLOWED_CALLBACK_URL
-        elif not _same_endpoint(endpoint, ALLOWED_CALLBACK_URL):
-            return None, "endpoint_not_allowed"
+    endpoint, refusal = current_policy().resolve(endpoint)
+    if refusal:
+        return None, refusal
     session_id = event.get("sessionId") if isinstance(event, Mapping) else None
     if not isinstance(session_id, str) or not session_id:
         return None, "session_id_missing"

@@ -46,6 +46,12 @@ def cognito_identity_id(event: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def source_ip(event: Any) -> str | None:
+    """The address the $connect came from, as API Gateway saw it, or None."""
+    value = _mapping(request_context(event).get("identity")).get("sourceIp")
+    return value if isinstance(value, str) and value else None
+
+
 def respond(status: int, message: str) -> dict[str, Any]:
     """A Lambda proxy response carrying `{"message": message}`."""
     return {

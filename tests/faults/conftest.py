@@ -180,6 +180,8 @@ def route_environment(connection_table: str, quota_table: str) -> dict[str, str]
         contract.ENV_QUOTA_LIMIT: "1000",
         contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: "50",
+        # Every test socket comes from 127.0.0.1.
+        contract.ENV_QUOTA_PER_SOURCE_LIMIT: "1000000",
         contract.ENV_AUTH_MODE: contract.AUTH_NONE,
     }
 

@@ -16,13 +16,17 @@ from tests.functions.stream_helpers import NodeHelper, PythonHelper
 # Port 9 on loopback: nothing listens. A test whose connects must ask the management API
 # whether a connection is live passes a gateway's own callback URL instead.
 UNREACHABLE_CALLBACK_URL = "http://127.0.0.1:9/local"
+# Every test socket comes from 127.0.0.1: only the tests of the per-source counter set a
+# per-source limit that they reach.
+UNREACHED_SOURCE_LIMIT = 1_000_000
 
 
 @pytest.fixture
 def route_environment(connection_table: str, quota_table: str) -> Callable[..., dict[str, str]]:
     """`route_environment(limit=100, period="DAY", auth=contract.AUTH_NONE,
-    callback_url=UNREACHABLE_CALLBACK_URL, per_identity_limit=50)` → the environment the
-    component sets on the route functions, for this test's tables."""
+    callback_url=UNREACHABLE_CALLBACK_URL, per_identity_limit=50,
+    per_source_limit=UNREACHED_SOURCE_LIMIT)` → the environment the component sets on the
+    route functions, for this test's tables."""
 
     def environment(
         limit: int = 100,
@@ -30,6 +34,7 @@ def route_environment(connection_table: str, quota_table: str) -> Callable[..., 
         auth: str = contract.AUTH_NONE,
         callback_url: str = UNREACHABLE_CALLBACK_URL,
         per_identity_limit: int = 50,
+        per_source_limit: int = UNREACHED_SOURCE_LIMIT,
     ) -> dict[str, str]:
         return {
             contract.ENV_CONNECTION_TABLE: connection_table,
@@ -37,6 +42,7 @@ def route_environment(connection_table: str, quota_table: str) -> Callable[..., 
             contract.ENV_QUOTA_LIMIT: str(limit),
             contract.ENV_QUOTA_PERIOD: period,
             contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(per_identity_limit),
+            contract.ENV_QUOTA_PER_SOURCE_LIMIT: str(per_source_limit),
             contract.ENV_AUTH_MODE: auth,
             contract.ENV_CALLBACK_URL: callback_url,
         }
@@ -77,6 +83,7 @@ def serve_routes(
         limit: int = 100,
         with_disconnect: bool = True,
         per_identity_limit: int = 50,
+        per_source_limit: int = UNREACHED_SOURCE_LIMIT,
         **gateway_options: Any,
     ) -> tuple[Any, dict[str, LambdaFunction]]:
         gateway = make_gateway({}, auth_mode=auth, **gateway_options)
@@ -85,6 +92,7 @@ def serve_routes(
             limit=limit,
             callback_url=gateway.callback_url,
             per_identity_limit=per_identity_limit,
+            per_source_limit=per_source_limit,
         )
         if not with_disconnect:
             del functions[contract.ROUTE_DISCONNECT]

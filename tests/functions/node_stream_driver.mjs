@@ -106,6 +106,12 @@ const ops = {
   frames({ text, maxBytes }) {
     return { frames: [...helper.utf8Frames(text, maxBytes)].map((f) => Buffer.from(f).toString("base64")) };
   },
+  resolve({ endpoint, policy }) {
+    const stageUrl = helper.isExecuteApiStageUrl(endpoint);
+    if (policy === null) return { stageUrl };
+    const callbacks = new helper.CallbackPolicy(policy.pinned, policy.alias, policy.loopback);
+    return { stageUrl, resolved: callbacks.resolve(endpoint) };
+  },
   callbackUrl({ endpoint, allowed }) {
     return {
       problem: helper.callbackUrlProblem(endpoint),

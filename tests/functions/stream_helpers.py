@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from lexstream_runtime import aws, streaming
+from lexstream_runtime import aws, callback_url
 from lexstream_runtime.lex import close_response
 from lexstream_runtime.streaming import StreamingTurn, open_stream
 
@@ -89,8 +89,17 @@ class PythonHelper:
 
     def callback_url(self, endpoint: str, allowed: str | None = None) -> tuple[str, bool | None]:
         """(what is wrong with `endpoint` as a callback URL, whether it names `allowed`)."""
-        same = None if allowed is None else streaming._same_endpoint(endpoint, allowed)
-        return streaming.callback_url_problem(endpoint), same
+        same = None if allowed is None else callback_url._same_endpoint(endpoint, allowed)
+        return callback_url.callback_url_problem(endpoint), same
+
+    def resolve(
+        self, endpoint: str, pinned: str = "", alias: str = "", loopback: bool = False
+    ) -> tuple[str, str]:
+        """What CallbackPolicy(pinned, alias, loopback) makes of `endpoint`."""
+        return callback_url.CallbackPolicy(pinned, alias, loopback).resolve(endpoint)
+
+    def is_stage_url(self, endpoint: str) -> bool:
+        return callback_url.is_execute_api_stage_url(endpoint)
 
     def close(self) -> None:
         pass
@@ -197,6 +206,17 @@ class NodeHelper(NodeProcess):
     def lookups(self) -> list[dict[str, Any]]:
         """The GetItem requests of turns opened with record_lookups=True, as sent."""
         return self.call("lookups")["lookups"]
+
+    def resolve(
+        self, endpoint: str, pinned: str = "", alias: str = "", loopback: bool = False
+    ) -> tuple[str, str]:
+        """What the Node.js CallbackPolicy(pinned, alias, loopback) makes of `endpoint`."""
+        policy = {"pinned": pinned, "alias": alias, "loopback": loopback}
+        url, refusal = self.call("resolve", endpoint=endpoint, policy=policy)["resolved"]
+        return url, refusal
+
+    def is_stage_url(self, endpoint: str) -> bool:
+        return self.call("resolve", endpoint=endpoint, policy=None)["stageUrl"]
 
     def as_received(self, value: Any) -> Any:
         """`value` as this helper receives it, as JSON (as Lex sends an event): a surrogate

@@ -185,6 +185,7 @@ def test_a_function_loads_without_boto3(name, tmp_path):
         contract.ENV_QUOTA_LIMIT: "10",
         contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: "50",
+        contract.ENV_QUOTA_PER_SOURCE_LIMIT: "100",
         contract.ENV_AUTH_MODE: contract.AUTH_NONE,
         contract.ENV_CALLBACK_URL: "http://127.0.0.1:9/local",
         contract.ENV_MODEL_ID: "amazon.nova-lite-v1:0",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -51,14 +53,21 @@ def test_connect_registers_the_session_with_a_whole_second_ttl_past_two_hours(
     assert contract.OWNER_IDENTITY not in item
 
 
-def test_connect_in_iam_mode_registers_the_callers_own_identity_as_owner(
-    connect, event, connection_item
+def test_connect_in_iam_mode_registers_the_callers_identity_keyed_hash_as_owner(
+    connect, event, connection_item, dynamodb, quota_table
 ):
     response = connect(auth=contract.AUTH_IAM).invoke(event("websocket-connect-iam"))
 
     assert response["statusCode"] == 200
     item = connection_item(SESSION_IAM)
-    assert item[contract.OWNER_IDENTITY] == {"S": SESSION_IAM}
+    key = dynamodb.get_item(
+        TableName=quota_table,
+        Key={contract.QUOTA_PERIOD_KEY: {"S": contract.OWNER_KEY_ITEM}},
+        ConsistentRead=True,
+    )["Item"][contract.OWNER_KEY_SECRET]["B"]
+    assert len(key) == 32
+    owner = hmac.new(key, SESSION_IAM.encode(), hashlib.sha256).hexdigest()
+    assert item[contract.OWNER_IDENTITY] == {"S": owner}
 
 
 def test_connect_in_iam_mode_rejects_a_hijack_of_another_users_session(

@@ -86,24 +86,25 @@ def test_disconnect_answers_a_malformed_event_with_400(routes):
 def test_closing_the_old_tab_through_the_gateway_keeps_the_new_tabs_mapping(
     serve_routes, connection_item
 ):
-    # Only the identity that registered a live session may replace its row: a new tab.
+    # Only the identity whose id the session id is may replace its live row: a new tab.
     gateway, functions = serve_routes(auth=contract.AUTH_IAM)
     disconnects = Completions(functions[contract.ROUTE_DISCONNECT])
     gateway.serve_routes({contract.ROUTE_DISCONNECT: disconnects})
     credentials = gateway.identity_pool.issue()
-    url = stock_connect_url(gateway.websocket_url, SESSION, credentials, "us-east-1")
+    session = credentials.identity_id
+    url = stock_connect_url(gateway.websocket_url, session, credentials, "us-east-1")
     old_tab = WebSocketClient(url)
-    old_id = connection_item(SESSION)[contract.CONNECTION_ID]["S"]
+    old_id = connection_item(session)[contract.CONNECTION_ID]["S"]
     new_tab = WebSocketClient(url)
-    new_id = connection_item(SESSION)[contract.CONNECTION_ID]["S"]
+    new_id = connection_item(session)[contract.CONNECTION_ID]["S"]
     assert new_id != old_id
 
     old_tab.close()
     # The gateway runs $disconnect after the socket is gone; wait for it to finish.
     assert eventually(lambda: disconnects.finished == 1)
     assert disconnects.responses[0]["statusCode"] == 200
-    assert connection_item(SESSION)[contract.CONNECTION_ID] == {"S": new_id}
+    assert connection_item(session)[contract.CONNECTION_ID] == {"S": new_id}
 
     new_tab.close()
     assert eventually(lambda: disconnects.finished == 2)
-    assert connection_item(SESSION) is None
+    assert connection_item(session) is None

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from lexstream_runtime import contract
-from lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET, is_period_key
+from lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET
 
 from local_stack.gateway import LocalGateway
 from tests.conftest import WebSocketClient
@@ -31,12 +31,18 @@ JUNK = '{"action": "hello"}'
 _SESSION_NUMBERS = itertools.count()
 
 
-def connect(gateway: LocalGateway, credentials: Any, opened: list[WebSocketClient]) -> int:
-    """101 when the connect is admitted (the socket is kept in `opened`), else the status."""
+def connect(
+    gateway: LocalGateway,
+    credentials: Any,
+    opened: list[WebSocketClient],
+    source: str | None = None,
+) -> int:
+    """101 when the connect is admitted (the socket is kept in `opened`), else the status.
+    `source`: the loopback address to connect from (default 127.0.0.1)."""
     session_id = f"{STOCK_SESSION_PREFIX}{next(_SESSION_NUMBERS) % 0x10000:04x}"
     url = stock_connect_url(gateway.websocket_url, session_id, credentials, REGION)
     try:
-        socket = WebSocketClient(url)
+        socket = WebSocketClient(url, source=source)
     except ConnectionError as refused:
         return int(str(refused).rsplit(" ", 1)[-1])
     opened.append(socket)
@@ -155,20 +161,24 @@ def test_concurrent_connects_of_one_identity_admit_exactly_its_limit(
     assert quota_count() == per_identity
 
 
-def test_identity_counters_never_store_the_identity_id(routes, event, dynamodb, quota_table: str):
+def test_the_quota_table_never_stores_the_identity_id_or_the_source_address(
+    routes, event, dynamodb, quota_table: str
+):
     connect = routes(auth=contract.AUTH_IAM)[contract.ROUTE_CONNECT]
     request = event("websocket-connect-iam")
     identity = request["requestContext"]["identity"]["cognitoIdentityId"]
+    address = request["requestContext"]["identity"]["sourceIp"]
 
     assert connect.invoke(request)["statusCode"] == 200
 
-    keys = [
-        item[contract.QUOTA_PERIOD_KEY]["S"]
-        for item in dynamodb.scan(TableName=quota_table, ConsistentRead=True)["Items"]
-    ]
-    assert len(keys) == 2  # the period's shared counter and the identity's own
-    assert sum(is_period_key(key) for key in keys) == 1
-    assert all(identity not in key for key in keys)
+    items = dynamodb.scan(TableName=quota_table, ConsistentRead=True)["Items"]
+    keys = sorted(item[contract.QUOTA_PERIOD_KEY]["S"] for item in items)
+    # The period's shared counter, the identity's and the source's own, and the key that
+    # the connection table's owners are hashed with.
+    assert [key.partition("#")[0] for key in keys] == ["DAY", "IDENTITY", "SECRET", "SOURCE"]
+    stored = json.dumps(items, default=str)
+    assert identity not in stored
+    assert address not in stored
 
 
 @pytest.mark.parametrize("auth", [contract.AUTH_NONE, contract.AUTH_IAM])
@@ -187,3 +197,72 @@ def test_the_per_identity_limit_counts_only_identities(
 
     # Without auth there is no identity to count: only the shared quota applies.
     assert codes == ([200, 200, 200] if auth == contract.AUTH_NONE else [200, 429, 429])
+
+
+def test_identities_minted_on_one_source_stop_at_its_limit_while_another_source_connects(
+    serve_routes, quota_count, opened, capsys
+):
+    # Minting an unauthenticated identity costs nothing (the pool id is public), so the
+    # per-identity cap alone does not bound one machine; the source's does.
+    limit, per_source, minted = 100, 5, 9
+    gateway, _ = serve_routes(auth=contract.AUTH_IAM, limit=limit, per_source_limit=per_source)
+
+    statuses = [connect(gateway, gateway.identity_pool.issue(), opened) for _ in range(minted)]
+
+    assert statuses == [101] * per_source + [429] * (minted - per_source)
+    assert quota_count() == per_source  # refused connects never reached the shared counter
+    refusals = [line["reason"] for line in route_lines(capsys.readouterr().out, "$connect")]
+    assert refusals.count("source_quota_exceeded") == minted - per_source
+    # Another address still connects, and so does its own next identity.
+    assert connect(gateway, gateway.identity_pool.issue(), opened, source="127.0.0.2") == 101
+    assert connect(gateway, gateway.identity_pool.issue(), opened, source="127.0.0.2") == 101
+
+
+@pytest.mark.parametrize("auth", [contract.AUTH_NONE, contract.AUTH_IAM])
+def test_one_source_spends_at_most_its_limit_times_six_of_the_shared_quota(
+    serve_routes, quota_count, opened, auth
+):
+    # Connects and a junk flood on every admitted socket, from fresh identities (iam) or
+    # none at all: one source network spends per_source * (1 + message budget).
+    limit, per_source = 60, 3
+    gateway, _ = serve_routes(auth=auth, limit=limit, per_source_limit=per_source)
+    iam = auth == contract.AUTH_IAM
+
+    def new_client() -> Any:
+        return gateway.identity_pool.issue() if iam else None
+
+    statuses = [connect(gateway, new_client(), opened) for _ in range(per_source + 3)]
+    assert statuses == [101] * per_source + [429] * 3
+    for socket in opened:
+        for _ in range(CONNECTION_MESSAGE_BUDGET + 5):
+            with contextlib.suppress(Exception):  # the socket closes under the flood
+                socket.send(JUNK)
+    assert all(socket.closed.wait(10) for socket in opened), "the flood left a socket open"
+
+    spent = per_source * (1 + CONNECTION_MESSAGE_BUDGET)
+    assert eventually(lambda: quota_count() == spent)
+    assert connect(gateway, new_client(), opened, source="127.0.0.3") == 101
+
+
+def test_ipv6_sources_count_per_64_and_ipv4_per_address(routes, event):
+    connect_function = routes(per_source_limit=1)[contract.ROUTE_CONNECT]
+
+    def status(number: int, source_ip: str) -> int:
+        request = event("websocket-connect-none")
+        request["requestContext"]["connectionId"] = f"Conn{number}="
+        request["requestContext"]["identity"]["sourceIp"] = source_ip
+        request["queryStringParameters"] = {contract.CONNECT_QUERY_PARAMETER: f"tab-{number}"}
+        return connect_function.invoke(request)["statusCode"]
+
+    sources = [
+        ("2001:db8:1:2::1", 200),
+        ("2001:db8:1:2:ffff:ffff:ffff:fffe", 429),  # the same /64
+        ("2001:DB8:1:2::abcd", 429),  # the same /64, spelt otherwise
+        ("2001:db8:1:3::1", 200),  # the next /64
+        ("198.51.100.1", 200),
+        ("198.51.100.2", 200),  # IPv4 counts per address
+        ("::ffff:198.51.100.1", 429),  # the same IPv4 address, IPv4-mapped
+        (None, 200),  # unreadable addresses share one counter
+        ("not an address", 429),
+    ]
+    assert [status(n, ip) for n, (ip, _) in enumerate(sources)] == [code for _, code in sources]

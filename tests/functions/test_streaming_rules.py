@@ -119,7 +119,13 @@ def test_the_lines_of_a_turn_that_does_not_stream_name_its_session(
         stream.write("Still answered.")
 
     assert not stream.streaming
-    lines = log_lines(capsys.readouterr().out)
+    # An unpinned function's once-per-cold-start warning is no line of the turn's; whether
+    # it lands in this turn depends on which turn this process served first.
+    lines = [
+        line
+        for line in log_lines(capsys.readouterr().out)
+        if line["event"] != "callback_url_unpinned"
+    ]
     assert [line["event"] for line in lines] == ["stream_opened", "stream_closed"]
     assert all(line["sessionId"] == STOCK_SESSION for line in lines)
     assert lines[0]["stopReason"].startswith("lookup_failed" if table else "attributes_missing")

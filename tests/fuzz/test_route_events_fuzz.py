@@ -46,6 +46,7 @@ def route_environment(connection_table: str, quota_table: str, auth_mode: str) -
         contract.ENV_QUOTA_LIMIT: UNREACHED_LIMIT,
         contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: UNREACHED_LIMIT,
+        contract.ENV_QUOTA_PER_SOURCE_LIMIT: UNREACHED_LIMIT,
         contract.ENV_AUTH_MODE: auth_mode,
         # Nothing listens on port 9: the fuzzed connects never meet a row to judge.
         contract.ENV_CALLBACK_URL: "http://127.0.0.1:9/local",
@@ -136,8 +137,10 @@ def test_any_connect_event_gets_a_well_formed_answer_and_only_valid_ones_write(
             else None
         )
         names_identity = valid and contract.COGNITO_IDENTITY_ID_PATTERN.fullmatch(session_id)
+        # Only a session id that is the caller's own identity id lets it replace its row
+        # (and only that identity can have registered such a row, in iam mode).
         held_by_other = item_before is not None and not (
-            identity is not None and owner_of(item_before) == identity
+            identity is not None and session_id == identity and owner_of(item_before)
         )
         # In iam mode the caller's identity is checked (and counted) before the session id.
         if not context.get("connectionId"):

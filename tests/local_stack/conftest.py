@@ -33,7 +33,13 @@ def make_stack() -> Iterator[Callable[..., LocalStack]]:
     started: list[LocalStack] = []
 
     def make(**settings: Any) -> LocalStack:
-        options = {"port": 0, "tokens_per_second": TEST_TOKEN_RATE, "first_token_delay_s": 0.0}
+        options = {
+            "port": 0,
+            "tokens_per_second": TEST_TOKEN_RATE,
+            "first_token_delay_s": 0.0,
+            # Every test browser connects from 127.0.0.1.
+            "quota_per_source_limit": 100_000,
+        }
         stack = LocalStack(StackSettings(**{**options, **settings})).start()
         started.append(stack)
         return stack
@@ -53,6 +59,8 @@ def iam_stack() -> Iterator[LocalStack]:
             tokens_per_second=TEST_TOKEN_RATE,
             first_token_delay_s=0.0,
             quota_limit=100_000,
+            # Every test browser connects from 127.0.0.1.
+            quota_per_source_limit=100_000,
         )
     ) as stack:
         yield stack

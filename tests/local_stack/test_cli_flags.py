@@ -72,6 +72,8 @@ BAD_FLAGS = [
     BadFlag("--quota-period YEAR", "'YEAR'", "one of DAY, WEEK, MONTH"),
     BadFlag("--quota-per-identity-limit 0", "0", "a whole number of at least 1"),
     BadFlag("--quota-per-identity-limit lots", "'lots'", "a whole number"),
+    BadFlag("--quota-per-source-limit 0", "0", "a whole number of at least 1"),
+    BadFlag("--quota-per-source-limit lots", "'lots'", "a whole number"),
     BadFlag("--callback-latency-ms -5", "'-5'", "milliseconds, 0 or more"),
     BadFlag("--callback-latency-ms slow", "'slow'", "a number"),
     BadFlag("--verbose=1", "'1'", "--help lists the flags"),

@@ -35,10 +35,15 @@ def test_the_local_stack_runs_every_function_as_the_component_deploys_it(make_st
         assert running.timeout_s == function.inputs["timeout"], name
         assert running.memory_mb == function.inputs["memorySize"], name
         # Beside the deployed variables, only the endpoints and fake credentials of the
-        # loopback servers, which stand in for AWS.
-        assert {key for key in running.environment if key.startswith("LEXSTREAM_")} == set(
-            variables
-        ), name
+        # loopback servers, which stand in for AWS, and the switch that lets the helper post
+        # to the loopback gateway, which no deployed function has.
+        local_only = contract.ENV_LOCAL_LOOPBACK_CALLBACKS
+        assert running.environment[local_only] == "1", name
+        assert local_only not in variables, name
+        assert {key for key in running.environment if key.startswith("LEXSTREAM_")} == {
+            *variables,
+            local_only,
+        }, name
 
 
 def test_every_function_in_the_layout_is_declared_once_with_its_handler():
@@ -66,3 +71,11 @@ def test_the_per_identity_limit_flag_reaches_the_connect_function(make_stack):
 
     environment = stack.functions["connect"].environment
     assert environment[contract.ENV_QUOTA_PER_IDENTITY_LIMIT] == "7"
+
+
+def test_the_per_source_limit_flag_reaches_the_connect_function(make_stack):
+    settings, _ = parse_arguments(["--quota-per-source-limit", "9"])
+    stack = make_stack(quota_per_source_limit=settings.quota_per_source_limit)
+
+    environment = stack.functions["connect"].environment
+    assert environment[contract.ENV_QUOTA_PER_SOURCE_LIMIT] == "9"

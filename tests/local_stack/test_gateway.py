@@ -632,3 +632,22 @@ def test_iam_mode_accepts_the_stock_clients_url_signed_for_the_host_without_its_
     assert connect_status(signed_for(f"127.0.0.1:{port + 1}")) == 403
     assert connect_status(signed_for(f"localhost:{port}")) == 403
     assert connect_status(signed_for("localhost")) == 403
+
+
+def test_iam_mode_refuses_a_url_that_repeats_its_signature_with_the_real_one_last(make_gateway):
+    recorder = Recorder()
+    gateway = make_gateway(recorder.routes(*ALL_ROUTES), auth_mode=contract.AUTH_IAM)
+    credentials = gateway.identity_pool.issue()
+    signed = presign(f"{gateway.websocket_url}?sessionId={credentials.identity_id}", credentials)
+    base, real = signed.split("&X-Amz-Signature=")
+    repeated = {
+        "bogus first": f"{base}&X-Amz-Signature={'0' * 64}&X-Amz-Signature={real}",
+        "real twice": f"{base}&X-Amz-Signature={real}&X-Amz-Signature={real}",
+        "token twice": f"{signed}&X-Amz-Security-Token=x",
+    }
+
+    statuses = {name: connect_status(url) for name, url in repeated.items()}
+
+    assert statuses == dict.fromkeys(repeated, 403)
+    assert recorder.of(contract.ROUTE_CONNECT) == []
+    assert connect_status(signed) == 101

@@ -135,3 +135,24 @@ def test_a_declared_body_hash_must_be_the_bodys() -> None:
     request["headers"]["x-amz-content-sha256"] = "0" * 64
     with pytest.raises(SignatureError, match="does not match the body"):
         _verify(request)
+
+
+def test_a_call_signed_over_unsigned_payload_is_refused_as_api_gateway_refuses_it() -> None:
+    # Validly signed, but over the literal UNSIGNED-PAYLOAD instead of the body's hash:
+    # whoever relays it could swap the body. Only S3 takes that on a header-signed call.
+    request = AWSRequest(method="POST", url=URL, data=b'{"text": "hi"}')
+    request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
+    credentials = Credentials(SIGNER.access_key_id, SIGNER.secret_access_key, SIGNER.session_token)
+    SigV4Auth(credentials, "execute-api", REGION).add_auth(request)
+    signed = {
+        "method": "POST",
+        "raw_path": urlsplit(URL).path,
+        "query": [],
+        "headers": {
+            "host": urlsplit(URL).netloc,
+            **{name.lower(): value for name, value in request.headers.items()},
+        },
+        "body": b'{"text": "swapped"}',
+    }
+    with pytest.raises(SignatureError, match="UNSIGNED-PAYLOAD is not accepted"):
+        _verify(signed)

@@ -142,6 +142,9 @@ def test_a_zero_or_empty_setting_is_refused_not_replaced_by_the_default():
     with pytest.raises(StackError, match="at least 1") as refused:
         StackSettings(quota_limit=0).resolved()
     assert refused.value.setting == "quota_limit"
+    with pytest.raises(StackError, match="at least 1") as refused:
+        StackSettings(quota_per_source_limit=0).resolved()
+    assert refused.value.setting == "quota_per_source_limit"
     # The component's own rule and wording: the stack refuses what a deployment would.
     with pytest.raises(StackError, match="1-128 letters, digits") as refused:
         StackSettings(stage="").resolved()
@@ -159,6 +162,7 @@ def test_defaults_come_from_pulumi_yaml():
             "quotaLimit": 3,
             "quotaPeriod": "WEEK",
             "quotaPerIdentityLimit": 2,
+            "quotaPerSourceLimit": 4,
             "throttleRateLimit": 5,
             "throttleBurstLimit": 9,
         }
@@ -166,6 +170,7 @@ def test_defaults_come_from_pulumi_yaml():
     assert (settings.auth_mode, settings.stage, settings.quota_limit) == ("none", "Dev", 3)
     assert (settings.throttle_rate, settings.throttle_burst, settings.max_tokens) == (5, 9, 7)
     assert settings.quota_per_identity_limit == 2
+    assert settings.quota_per_source_limit == 4
 
 
 def test_command_serves_the_page_and_stops_cleanly_on_sigterm():

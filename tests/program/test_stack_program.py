@@ -144,6 +144,22 @@ def test_stage_is_named_throttled_and_access_logged_as_json(record: StackRecord)
     assert "$context.requestId" in fields.values()
 
 
+# Context variables that name a Cognito identity: an unauthenticated identity's id is all
+# it takes to get its credentials, and a log reader must not be able to.
+IDENTITY_VARIABLES = {
+    "$context.identity.cognitoIdentityId",
+    "$context.identity.cognitoAuthenticationProvider",
+}
+
+
+def test_the_stage_access_log_never_records_a_cognito_identity_id(record: StackRecord) -> None:
+    stage = record.one(v.STAGE)
+    access_format = stage.inputs["accessLogSettings"]["format"]
+    assert "cognitoIdentityId" not in access_format
+    assert "cognitoAuthenticationProvider" not in access_format
+    assert not IDENTITY_VARIABLES & set(json.loads(access_format).values())
+
+
 # The access-log variables API Gateway supports for WebSocket APIs ("Configure logging for
 # WebSocket APIs", API Gateway developer guide), plus $context.identity.cognitoIdentityId,
 # which WebSocket stages accept although that table leaves it out. HTTP-only variables
@@ -273,6 +289,7 @@ def test_route_functions_enforce_the_quota_from_their_environment(record: StackR
         contract.ENV_AUTH_MODE: v.setting(record, "authMode"),
         contract.ENV_CALLBACK_URL: record.exports["callback_url"],
         contract.ENV_QUOTA_PER_IDENTITY_LIMIT: str(v.setting(record, "quotaPerIdentityLimit")),
+        contract.ENV_QUOTA_PER_SOURCE_LIMIT: str(v.setting(record, "quotaPerSourceLimit")),
         **quota,
         **metrics,
     }

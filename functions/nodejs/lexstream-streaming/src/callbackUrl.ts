@@ -1,11 +1,18 @@
 /**
- * The callback URL a turn posts to, checked and pinned as the Python helper does
- * (`lexstream_runtime.streaming`). The browser names it (the `streamingEndpoint` session
- * attribute), so it is client input: it must be https, or plain http to this machine
- * only (the local stack's gateway), with a host, a port from 1 to 65535 if one is given,
- * and no user name, password, query or fragment. With the deployment's own callback URL
- * set (LEXSTREAM_CALLBACK_URL), a turn streams only to that URL, or to the stage's custom
- * domain (LEXSTREAM_CALLBACK_ALIAS), which stands for it.
+ * Where the helper may post: the callback URL a turn names, checked as the Python helper
+ * checks it (`lexstream_runtime.callback_url`). The browser names it (the
+ * `streamingEndpoint` session attribute), so it is client input, and the posts carry the
+ * function's signed headers. `CallbackPolicy` decides:
+ *
+ * - pinned (LEXSTREAM_CALLBACK_URL set): exactly that URL, or the custom-domain URL
+ *   LEXSTREAM_CALLBACK_ALIAS names, which stands for it;
+ * - unpinned: only an API Gateway stage URL (`https://{api-id}.execute-api.{region}.
+ *   amazonaws.com[.cn]/{stage}`);
+ * - plain http to loopback (127.0.0.1, localhost, [::1]) only with
+ *   LEXSTREAM_LOCAL_LOOPBACK_CALLBACKS=1, which the local stack sets: on Lambda, loopback
+ *   is where the Runtime API listens.
+ *
+ * An unpinned function logs `callback_url_unpinned` once per cold start, on its first turn.
  *
  * URLs are split by the rules of Python's `urllib.parse.urlsplit`, not WHATWG's URL
  * (which would quietly normalise paths and percent-encode), so both helpers accept and
@@ -13,13 +20,18 @@
  */
 
 import { contract } from "./contract.js";
+import { logJson } from "./logs.js";
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
 const DEFAULT_PORTS: Record<string, number> = { https: 443, http: 80 };
 
-/** Read once at cold init, like the rest of a function's configuration. */
-export const ALLOWED_CALLBACK_URL = (process.env[contract.ENV_CALLBACK_URL] ?? "").trim();
-export const CALLBACK_ALIAS = (process.env[contract.ENV_CALLBACK_ALIAS] ?? "").trim();
+// What Python's str.isspace() calls whitespace (re's \s).
+const SPACE_CLASS = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+// Both patterns from the Python helper's one declaration of them (contract.json).
+const EXECUTE_API_HOST = new RegExp(`^(?:${contract.CALLBACK_EXECUTE_API_HOST.pattern})$`);
+const STAGE_NAME = new RegExp(`^(?:${contract.STAGE_NAME_PATTERN.pattern})$`);
+// A host (a name, an IPv4 address or a bracketed IPv6 address) and an optional port.
+const NETLOC = new RegExp(`^(?:\\[[0-9A-Fa-f:.]+\\]|[^\\[\\]:@/?#${SPACE_CLASS}]+)(?::[0-9]*)?$`, "u");
 
 export interface SplitUrl {
   scheme: string;
@@ -119,6 +131,10 @@ export function callbackUrlProblem(endpoint: string): string {
   }
   if (url.scheme !== "https" && url.scheme !== "http") return "must be an https URL";
   if (!url.hostname) return "has no host";
+  if (!NETLOC.test(url.netloc.slice(url.netloc.lastIndexOf("@") + 1))) {
+    // urlsplit reads `[::1].evil.example` as the host ::1; an HTTP client may not.
+    return "has a malformed host";
+  }
   if (url.scheme === "http" && !LOOPBACK_HOSTS.has(url.hostname)) {
     return "must be https (plain http only to this machine)";
   }
@@ -167,4 +183,87 @@ export function callbackUrlOf(endpoint: string): string {
     if (scheme === "wss") return "https" + endpoint.slice(separator);
   }
   return endpoint;
+}
+
+/** Whether `endpoint` is an API Gateway stage's own https URL: default port, and the stage
+ * as the one path segment. */
+export function isExecuteApiStageUrl(endpoint: string): boolean {
+  let url: SplitUrl;
+  try {
+    url = splitUrl(endpoint);
+  } catch {
+    return false;
+  }
+  const stage = url.path.replace(/^\/+|\/+$/g, "");
+  return (
+    url.scheme === "https" &&
+    EXECUTE_API_HOST.test(url.hostname ?? "") &&
+    (url.port === null || url.port === 443) &&
+    url.path.replace(/\/+$/, "") === `/${stage}` &&
+    STAGE_NAME.test(stage) &&
+    !(url.username || url.password || url.query || url.fragment)
+  );
+}
+
+function isLoopback(endpoint: string): boolean {
+  try {
+    // The exact names only: `localhost.evil.example` or `127.0.0.1.nip.io` are anywhere.
+    return LOOPBACK_HOSTS.has(splitUrl(endpoint).hostname ?? "");
+  } catch {
+    return false;
+  }
+}
+
+/** Which callback URLs a turn may post to (see the module comment). */
+export class CallbackPolicy {
+  constructor(
+    readonly pinned = "",
+    readonly alias = "",
+    readonly loopback = false,
+  ) {}
+
+  /** The policy LEXSTREAM_CALLBACK_URL, LEXSTREAM_CALLBACK_ALIAS and
+   * LEXSTREAM_LOCAL_LOOPBACK_CALLBACKS (only "1" turns it on) describe. */
+  static fromEnvironment(environ: NodeJS.ProcessEnv = process.env): CallbackPolicy {
+    return new CallbackPolicy(
+      (environ[contract.ENV_CALLBACK_URL] ?? "").trim(),
+      (environ[contract.ENV_CALLBACK_ALIAS] ?? "").trim(),
+      (environ[contract.ENV_LOCAL_LOOPBACK_CALLBACKS] ?? "").trim() === "1",
+    );
+  }
+
+  /** [the URL to post to, ""] for a `streamingEndpoint` this policy allows, else
+   * ["", reason]: "endpoint_invalid" (no usable URL) or "endpoint_not_allowed". */
+  resolve(named: string): [string, string] {
+    const endpoint = callbackUrlOf(named);
+    if (callbackUrlProblem(endpoint)) return ["", "endpoint_invalid"];
+    if (this.pinned) {
+      if (this.alias && sameEndpoint(endpoint, this.alias)) return [this.pinned, ""];
+      if (sameEndpoint(endpoint, this.pinned)) return [endpoint, ""];
+      return ["", "endpoint_not_allowed"];
+    }
+    if (isLoopback(endpoint)) return this.loopback ? [endpoint, ""] : ["", "endpoint_not_allowed"];
+    if (isExecuteApiStageUrl(endpoint)) return [endpoint, ""];
+    return ["", "endpoint_not_allowed"];
+  }
+}
+
+/** Read once at cold init, like the rest of a function's configuration. */
+export const POLICY = CallbackPolicy.fromEnvironment();
+let warned = false;
+
+/** This function's policy. An unpinned function's first call logs `callback_url_unpinned`,
+ * so the warning lands in its first turn's log. */
+export function currentPolicy(): CallbackPolicy {
+  if (!POLICY.pinned && !warned) {
+    warned = true;
+    logJson("callback_url_unpinned", {
+      level: "WARNING",
+      message:
+        `${contract.ENV_CALLBACK_URL} is not set: this function streams to any API Gateway ` +
+        "stage a client names. Set it to your StreamingBackend's callback_url output to stream " +
+        "only to yours.",
+    });
+  }
+  return POLICY;
 }

@@ -12,6 +12,7 @@ export interface Contract {
   CONNECTION_ID: string;
   ENV_CALLBACK_URL: string;
   ENV_CALLBACK_ALIAS: string;
+  ENV_LOCAL_LOOPBACK_CALLBACKS: string;
   ENV_METRICS_NAMESPACE: string;
   SESSION_ATTR_ENDPOINT: string;
   SESSION_ATTR_TABLE: string;
@@ -25,6 +26,8 @@ export interface Contract {
   DIMENSION_OUTCOME: string;
   TURN_OUTCOMES: string[];
   COGNITO_IDENTITY_ID_PATTERN: { pattern: string; ignoreCase: boolean };
+  STAGE_NAME_PATTERN: { pattern: string; ignoreCase: boolean };
+  CALLBACK_EXECUTE_API_HOST: { pattern: string; ignoreCase: boolean };
 }
 
 export const contract: Contract = values as Contract;

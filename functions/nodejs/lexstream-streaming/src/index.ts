@@ -20,6 +20,12 @@ export {
   type StreamTarget,
 } from "./streaming.js";
 export { closeResponse, type CloseOptions, type CloseResponse, type LexEvent } from "./lex.js";
-export { callbackUrlOf, callbackUrlProblem, sameEndpoint } from "./callbackUrl.js";
+export {
+  CallbackPolicy,
+  callbackUrlOf,
+  callbackUrlProblem,
+  isExecuteApiStageUrl,
+  sameEndpoint,
+} from "./callbackUrl.js";
 export { MarkdownToPlainText, markdownToPlainText } from "./plainText.js";
 export { identityTag, logJson } from "./logs.js";

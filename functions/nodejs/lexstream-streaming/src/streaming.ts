@@ -34,7 +34,7 @@
 import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import * as aws from "./aws.js";
-import { ALLOWED_CALLBACK_URL, CALLBACK_ALIAS, callbackUrlOf, callbackUrlProblem, sameEndpoint } from "./callbackUrl.js";
+import { callbackUrlProblem, currentPolicy } from "./callbackUrl.js";
 import { contract } from "./contract.js";
 import { attributesOf, type LexEvent } from "./lex.js";
 import { logJson } from "./logs.js";
@@ -492,10 +492,9 @@ export class StreamingTurn {
   }
 }
 
-/** Where this turn streams to, or why not: both session attributes (non-empty strings),
- * the event's sessionId and a row for it in the named table, read with one consistent
- * GetItem. With LEXSTREAM_CALLBACK_URL set the endpoint must also be that URL, or the alias
- * LEXSTREAM_CALLBACK_ALIAS names. */
+/** Where this turn streams to, or why not: both session attributes (non-empty strings), a
+ * callback URL the function's policy allows (`CallbackPolicy`), the event's sessionId and
+ * a row for it in the named table, read with one consistent GetItem. */
 export async function findTarget(
   event: LexEvent,
   dynamodb?: DynamoDBClient,
@@ -506,15 +505,8 @@ export async function findTarget(
   if (!(typeof named === "string" && named && typeof table === "string" && table)) {
     return { target: null, reason: "attributes_missing" };
   }
-  let endpoint = callbackUrlOf(named);
-  if (callbackUrlProblem(endpoint)) return { target: null, reason: "endpoint_invalid" };
-  if (ALLOWED_CALLBACK_URL) {
-    if (CALLBACK_ALIAS && sameEndpoint(endpoint, CALLBACK_ALIAS)) {
-      endpoint = ALLOWED_CALLBACK_URL;
-    } else if (!sameEndpoint(endpoint, ALLOWED_CALLBACK_URL)) {
-      return { target: null, reason: "endpoint_not_allowed" };
-    }
-  }
+  const [endpoint, refusal] = currentPolicy().resolve(named);
+  if (refusal) return { target: null, reason: refusal };
   const sessionId = event.sessionId;
   if (typeof sessionId !== "string" || !sessionId) return { target: null, reason: "session_id_missing" };
   const { GetItemCommand } = aws.dynamodbModule();
