@@ -5,7 +5,8 @@ that are missing, null, not strings, huge or hostile, a session id of any shape,
 model text with any unicode. Whatever arrives: no exception, a well-formed Lex `Close`
 response carrying exactly the text written, and streaming only towards the connection
 the table maps (every URL generated here points at 127.0.0.1). The helper's test runs
-against the Python and the Node.js helper.
+against the Python and the Node.js helper, the example's against the Python and the
+TypeScript example.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lexstream_runtime import contract
 
-from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
-from local_stack.lambda_runtime import LambdaFunction
+from local_stack.node_process import javascript_number
 from tests.conftest import WebSocketClient
 from tests.functions.conftest import helper, helper_language, make_helper  # noqa: F401
 from tests.functions.stream_helpers import both_helpers
+from tests.functions.test_bedrock_fulfillment import (  # noqa: F401 - the fixtures
+    both_examples,
+    example,
+    example_language,
+    make_node_function,
+    node_example_bundle,
+)
 from tests.functions.waiting import eventually
 from tests.fuzz.strategies import huge_text, session_ids, text_values
 
@@ -180,29 +187,25 @@ def test_any_lex_event_and_any_text_end_in_a_complete_close(
     check()
 
 
+@both_examples
 def test_the_example_answers_any_lex_event_with_a_close(
-    make_function: Callable[..., LambdaFunction],
-    make_bedrock: Callable[..., LocalBedrock],
+    example: Callable[..., Any],  # noqa: F811 - the fixture
+    example_language: str,  # noqa: F811 - the fixture
     browser: tuple[LocalGateway, WebSocketClient],
     connection_table: str,
     event: Callable[[str], dict[str, Any]],
 ) -> None:
     gateway, _client = browser
-    bedrock = make_bedrock(tokens_per_second=5000.0)
-    example = make_function(
-        "bedrock_fulfillment",
-        {
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
-            contract.ENV_MODEL_ID: "anthropic.claude-3-haiku-20240307-v1:0",
-            contract.ENV_MAX_TOKENS: "40",
-        },
-    )
+    function, _bedrock = example(max_tokens=40, tokens_per_second=5000.0)
     base = event("lexv2-fulfillment-streaming")
 
     @settings(FUZZ, max_examples=30)
     @given(lex_events(base, (gateway.callback_url, connection_table)))
     def check(fuzzed: dict[str, Any]) -> None:
-        response = example.invoke(fuzzed)
+        if example_language == "node":
+            # What the TypeScript example gets: the event as JSON delivers it to JavaScript.
+            fuzzed = json.loads(json.dumps(fuzzed), parse_int=javascript_number)
+        response = function.invoke(fuzzed)
         [message] = response["messages"]
         assert message["content"]
         assert_lex_close(response, fuzzed, message["content"])
