@@ -19,7 +19,7 @@ from lexstream_runtime import contract
 
 from . import cost
 from .clients import WebSocketClients
-from .meters import CHARGED_ERRORS, READS, WRITES, DynamoDBMeter, DynamoDBUsage, request_units
+from .meters import DynamoDBMeter
 from .stack import SETTLE_S, BenchStack, NumberedModel, process_cpu
 from .stats import median
 from .timeline import judge_turn
@@ -75,9 +75,9 @@ def run_turn(
     stack: BenchStack, clients: WebSocketClients, approach: str, dynamodb: DynamoDBMeter
 ) -> dict[str, Any]:
     """One streamed turn of `approach` (one of APPROACHES), judged, with what it used:
-    messages, connection time, billed duration, CPU, DynamoDB request units (counted by
-    `dynamodb`, installed before the fulfillment's clients were created; a Node.js
-    fulfillment's by its own process, which also reports its CPU time).
+    messages, connection time, billed duration, DynamoDB request units (counted by
+    `dynamodb`, the proxy the benchmark's fulfillments reach DynamoDB through, the Node.js
+    one's too).
     """
     if approach not in APPROACHES:
         raise ValueError(f"unknown approach {approach!r}; expected one of {', '.join(APPROACHES)}")
@@ -102,10 +102,6 @@ def run_turn(
         returned = time.monotonic()
         clients.wait_for([listener], len("".join(stack.model.tokens)), SETTLE_S)
     dynamodb_used = dynamodb.snapshot() - dynamodb_before
-    node_run = getattr(function, "last_invocation", {})
-    if node_run:
-        cpu[0] += node_run["cpuSeconds"]
-        dynamodb_used = dynamodb_used + usage_of(node_run["dynamodbCalls"])
     if dynamodb_used.unpriced:
         raise RuntimeError(f"no price for DynamoDB {', '.join(dynamodb_used.unpriced)}")
     model = stack.model.output(question)
@@ -137,22 +133,6 @@ def run_turn(
         write_units=dynamodb_used.write_units,
     )
     return result
-
-
-def usage_of(calls: list[dict[str, Any]]) -> DynamoDBUsage:
-    """What the DynamoDB calls a Node.js fulfillment reported used, by the meter's rules."""
-    reads = writes = 0.0
-    unpriced: list[str] = []
-    for call in calls:
-        operation = call["operation"]
-        if operation not in READS and operation not in WRITES:
-            unpriced.append(operation)
-            continue
-        if "error" in call and call["error"] not in CHARGED_ERRORS:
-            continue
-        read, write = request_units(operation, call["input"], call.get("output") or {})
-        reads, writes = reads + read, writes + write
-    return DynamoDBUsage(len(calls), reads, writes, tuple(unpriced))
 
 
 def answer_cost(result: dict[str, Any]) -> dict[str, float]:
@@ -255,10 +235,11 @@ def run(
     for latency_ms in latencies_ms:
         model = NumberedModel(chunks, chunks_per_second)
         with (
-            dynamodb.installed(),
             BenchStack(model, latency_ms / 1000) as stack,
+            dynamodb.proxying(stack.dynamodb_endpoint),
             WebSocketClients(stack.gateway.websocket_url) as clients,
         ):
+            stack.fulfillment_dynamodb = dynamodb.endpoint_url
             one_post_ms = one_post_visible_ms(stack, clients)
             turns: dict[str, list[dict[str, Any]]] = {name: [] for name in APPROACHES}
             for repetition in range(repeat):

@@ -158,13 +158,18 @@ def _answer_cost(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _instances(level: dict[str, Any]) -> str:
+    return f"{level['fulfillment_instances_started']} (limit {level['fulfillment_max_instances']})"
+
+
 def _concurrency(section: dict[str, Any]) -> list[str]:
     lines = _heading(
         "Concurrency",
         f"Sessions streaming at once, {section['chunks_per_session']} chunks each at "
         f"{section['chunks_per_second']:g} chunks/s, callback latency "
         f"{section['callback_latency_ms']:g} ms. The whole local stack (model, gateway, "
-        "functions, clients) shares one Python process: this is its capacity, not AWS's.",
+        "clients) shares one Python process and each function instance is a process of "
+        "its own; CPU counts the stack's process only. This is its capacity, not AWS's.",
     )
     header = (
         "sessions",
@@ -177,6 +182,7 @@ def _concurrency(section: dict[str, Any]) -> list[str]:
         "chunks/s over the phase",
         "streaming phase / one turn's model time",
         "CPU per 1,000 chunks",
+        "fulfillment instances started",
     )
     rows = [
         (
@@ -190,10 +196,25 @@ def _concurrency(section: dict[str, Any]) -> list[str]:
             f"{level['chunks'] / level['streaming_phase_seconds']:,.0f}",
             f"{level['streaming_phase_seconds']:.1f} s / {level['model_seconds_per_turn']:.1f} s",
             f"{level['cpu_seconds_per_1000_chunks']:.3f} s",
+            _instances(level),
         )
         for level in section["levels"]
     ]
-    return lines + _table(header, rows)
+    lines += _table(header, rows)
+    lines += [
+        "",
+        "Init Duration of each function's cold starts in the same runs, from the REPORT "
+        "lines the local runtime writes (process spawn to the runtime's first request for "
+        "an event):",
+        "",
+    ]
+    init_header = ("sessions", "function", "cold starts", "median Init Duration", "max")
+    init_rows = [
+        (level["sessions"], name, init["cold_starts"], _ms(init["median"]), _ms(init["max"]))
+        for level in section["levels"]
+        for name, init in level["init_duration_ms"].items()
+    ]
+    return lines + _table(init_header, init_rows)
 
 
 def _cold_start(section: dict[str, Any]) -> list[str]:

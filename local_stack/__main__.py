@@ -8,12 +8,13 @@ import math
 import re
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from lexstream_runtime import contract
 
+from . import signals
+from .lambda_runtime import kill_every_instance
 from .stack import SESSION_ID_KINDS, LocalStack, StackError, StackSettings
 from .terminal import Terminal
 
@@ -205,19 +206,19 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(asctime)s  %(message)s", datefmt="%H:%M:%S"
     )
     logging.getLogger("lexstream").setLevel(logging.INFO)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stack = LocalStack(settings)
-        stack.activity.subscribe(Terminal(verbose))
-        stack.start()
-    except StackError as error:
-        print(f"error: {error.describe(parser.flag_of)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        # Ctrl+C while starting: start() has already stopped what it had started.
-        return 130
-    try:
+    with signals.stop_signals_to_main_thread():
+        try:
+            stack = LocalStack(settings)
+            stack.activity.subscribe(Terminal(verbose))
+            signals.start_or_stop_signal(stack.start)
+        except StackError as error:
+            print(f"error: {error.describe(parser.flag_of)}", file=sys.stderr)
+            return 2
+        except signals.StoppedWhileStarting as stopped:
+            # Stopped while starting: stop what started, quietly.
+            signals.exit_after(signals.STOP_LIMIT_SECONDS, 1, kill_every_instance)
+            stack.stop()
+            return 130 if stopped.signal_number == signal.SIGINT else 0
         print(
             f"\n  lexstream local stack is running ({stack.settings.auth_mode} auth).\n"
             f"  Open  {stack.page_url}\n"
@@ -226,10 +227,9 @@ def main(argv: list[str] | None = None) -> int:
             "  Press Ctrl+C to stop.\n",
             flush=True,
         )
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
+        signals.wait_for_stop_signal()
+        # Every part gets its share of the limit; past it, what is left is ended.
+        signals.exit_after(signals.STOP_LIMIT_SECONDS, 1, kill_every_instance)
         stack.stop()
     return 0
 

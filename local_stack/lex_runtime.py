@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 from lexstream_runtime import contract
 
+from .stopping import within
+
 log = logging.getLogger("lexstream.local.lex")
 
 # Lex V2 accepts at most 1024 characters of text per RecognizeText call.
@@ -93,8 +95,12 @@ class LexRuntime:
         return [web.post(pattern, self._recognize_text)]
 
     def close(self) -> None:
-        """Stop taking turns; running fulfillments finish first."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop taking turns; running fulfillments get a few seconds to finish."""
+        within(
+            3.0,
+            "the running fulfillments",
+            lambda: self._executor.shutdown(True, cancel_futures=True),
+        )
 
     def fulfillment_event(
         self,
@@ -183,8 +189,18 @@ class LexRuntime:
             log.info("turn %s timed out after %.0f s", session_id, self.turn_timeout_s)
             return _error("DependencyFailedException", 424, "the fulfillment timed out")
         except Exception as error:
-            log.exception("fulfillment failed for %s", session_id)
-            return _error("DependencyFailedException", 424, f"the fulfillment failed: {error}")
+            error_type = getattr(error, "error_type", None)
+            if error_type is None:
+                log.exception("fulfillment failed for %s", session_id)
+                return _error("DependencyFailedException", 424, f"the fulfillment failed: {error}")
+            # A Lambda function's error, in Lex's words: Lambda marks every error the
+            # function did not handle itself as Unhandled (its type is in the payload).
+            log.info("turn %s: the fulfillment failed with %s", session_id, error_type)
+            return _error(
+                "DependencyFailedException",
+                424,
+                "Invalid Lambda Response: Received error response from Lambda: Unhandled",
+            )
         state = response.get("sessionState") if isinstance(response, dict) else None
         if not isinstance(state, dict) or "dialogAction" not in state:
             return _error(

@@ -2,37 +2,15 @@
 // once (its cold init), then each {"id": n, "op": "invoke", "event": ...} line on stdin
 // calls handler(event, context) and is answered with one stdout line,
 // {"driverReply": n, "result": ...} or {"driverReply": n, "error": {...}}, after whatever
-// the handler printed ({"op": "ready"} is answered once the import is done). context.getRemainingTimeInMillis() counts down from the timeout
-// (seconds, the third argument). Each reply also carries the invocation's CPU seconds
-// and, with "meter" as the fourth argument, the DynamoDB calls it made.
+// the handler printed ({"op": "ready"} is answered once the import is done).
+// context.getRemainingTimeInMillis() counts down from the timeout
+// (seconds, the third argument). Each reply also carries the invocation's CPU seconds.
 //
-//   node node_handler_runner.mjs <module path> <export name> <timeout seconds> [meter]
-import { createRequire } from "node:module";
+//   node node_handler_runner.mjs <module path> <export name> <timeout seconds>
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 
-const [modulePath, exportName, timeoutSeconds, meter] = process.argv.slice(2);
-let dynamodbCalls = [];
-if (meter === "meter") {
-  // The CommonJS DynamoDB client, the one the streaming helper loads, resolved from the
-  // handler's own folder as the helper resolves it.
-  const require = createRequire(pathToFileURL(modulePath).href);
-  const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
-  const send = DynamoDBClient.prototype.send;
-  DynamoDBClient.prototype.send = async function (command, ...rest) {
-    const call = { operation: command.constructor.name.replace(/Command$/, ""), input: command.input };
-    dynamodbCalls.push(call);
-    try {
-      const output = await send.call(this, command, ...rest);
-      call.output = output;
-      return output;
-    } catch (error) {
-      call.error = error?.name ?? String(error);
-      throw error;
-    }
-  };
-}
-
+const [modulePath, exportName, timeoutSeconds] = process.argv.slice(2);
 let handler;
 let initError;
 try {
@@ -57,7 +35,6 @@ createInterface({ input: process.stdin })
         return;
       }
       let reply;
-      dynamodbCalls = [];
       const cpuBefore = process.cpuUsage();
       if (initError !== undefined) {
         reply = failure(initError);
@@ -72,7 +49,6 @@ createInterface({ input: process.stdin })
       }
       const cpu = process.cpuUsage(cpuBefore);
       reply.cpuSeconds = (cpu.user + cpu.system) / 1e6;
-      if (meter === "meter") reply.dynamodbCalls = dynamodbCalls;
       process.stdout.write(JSON.stringify({ driverReply: command.id, ...reply }) + "\n");
     });
   })

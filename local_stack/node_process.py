@@ -119,10 +119,8 @@ class NodeFunction(NodeProcess):
     """A Node.js Lambda handler (`module_path`, export `handler`) in its own process, its
     module imported once as at a cold start; `invoke(event)` as LambdaFunction's.
 
-    With `meter_dynamodb`, the DynamoDB calls the AWS SDK's CommonJS client makes (the one
-    the Node.js streaming helper uses) are recorded. After each invocation
-    `last_invocation` holds what the runner reported: `cpuSeconds`, the process's CPU time
-    for it, and `dynamodbCalls`, each call's operation, input and output (or error name).
+    After each invocation `last_invocation` holds what the runner reported: `cpuSeconds`,
+    the process's CPU time for it.
     """
 
     def __init__(
@@ -132,10 +130,8 @@ class NodeFunction(NodeProcess):
         timeout_s: float,
         *,
         memory_mb: int = 256,
-        meter_dynamodb: bool = False,
     ) -> None:
-        arguments = [str(module_path), "handler", str(timeout_s)]
-        super().__init__(RUNNER, [*arguments, "meter" if meter_dynamodb else ""], environment)
+        super().__init__(RUNNER, [str(module_path), "handler", str(timeout_s)], environment)
         self.memory_mb = memory_mb
         self.last_invocation: dict[str, Any] = {}
 

@@ -156,6 +156,20 @@ def test_concurrent_sessions_lose_and_reorder_nothing(
         assert level["cpu_seconds_per_1000_chunks"] > 0
 
 
+def test_concurrent_sessions_run_on_one_fulfillment_instance_each_with_their_init_durations(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    for level in tiny_run[0]["concurrency"]["levels"]:
+        # A fresh stack per level; its instances were provisioned one per session.
+        assert level["fulfillment_instances_started"] == level["sessions"]
+        init = level["init_duration_ms"]
+        # One REPORT line with an Init Duration per instance that served a first turn
+        # (an instance that finishes early may serve a second one).
+        for function in ("bench-helper_fulfillment", "connect"):
+            assert 1 <= init[function]["cold_starts"] <= level["sessions"]
+        assert all(0 < entry["median"] <= entry["max"] for entry in init.values())
+
+
 def test_cold_start_covers_every_shipped_function_with_its_real_archive(
     tiny_run: tuple[dict[str, Any], str],
 ) -> None:

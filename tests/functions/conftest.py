@@ -9,7 +9,7 @@ import pytest
 from lexstream_runtime import contract
 from lexstream_runtime.quota import is_period_key
 
-from local_stack.lambda_runtime import LambdaFunction
+from local_stack.lambda_runtime import FunctionError, LambdaFunction
 from tests.conftest import _ended_after_the_test
 from tests.functions.stream_helpers import NodeHelper, PythonHelper
 
@@ -148,11 +148,11 @@ def init_error(make_function: Callable[..., LambdaFunction]) -> Callable[..., st
         changed = {key: val for key, val in environment.items() if key != variable}
         if value is not None:
             changed[variable] = value
-        with pytest.raises(RuntimeError) as raised:
+        with pytest.raises(FunctionError) as raised:
             make_function(name, changed).invoke({})
-        # The archive's own copy of lexstream_runtime raises it: match the class by name.
-        assert type(raised.value).__name__ == "ConfigurationError"
-        return str(raised.value)
+        # Lambda reports an init's exception by its class name.
+        assert raised.value.error_type == "ConfigurationError"
+        return raised.value.message
 
     return error
 

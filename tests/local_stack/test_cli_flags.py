@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TAKEN_PORT = "{taken_port}"
 CLOSED_URL = "http://127.0.0.1:{closed_port}"
 BROKEN_HANDLER = "{broken_handler}:handler"
+# A Node.js module that loads but has no such export.
+MISSING_FUNCTION = "{node_handler}:no_such_export"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ BAD_FLAGS = [
     BadFlag("--bedrock", None, "needs AWS credentials"),
     BadFlag("--model-id gpt", "'gpt'", "a Bedrock model id such as"),
     BadFlag("--handler bot.py", "'bot.py'", "path/to/file.py:function"),
+    BadFlag("--handler bot.rb:handler", "'bot.rb:handler'", "must name a .py, .mjs, .js, .cjs"),
+    BadFlag("--handler missing.mjs:handler", "'missing.mjs:handler'", "an existing file"),
+    BadFlag(f"--handler {MISSING_FUNCTION}", f"'{MISSING_FUNCTION}'", "Runtime.HandlerNotFound"),
     BadFlag("--handler missing.py:handler", "'missing.py:handler'", "an existing file"),
     BadFlag(f"--handler {BROKEN_HANDLER}", f"'{BROKEN_HANDLER}'", "must load as a fulfillment"),
     BadFlag("--quota-limit -1", "-1", "a whole number of at least 1"),
@@ -101,10 +106,13 @@ def placeholders(tmp_path: Path) -> Iterator[dict[str, str]]:
     closed.close()
     broken = tmp_path / "broken_bot.py"
     broken.write_text("raise RuntimeError('this bot does not load')\n")
+    node = tmp_path / "bot.mjs"
+    node.write_text("export const handler = async () => ({});\n")
     yield {
         "taken_port": str(taken.getsockname()[1]),
         "closed_port": str(closed_port),
         "broken_handler": str(broken),
+        "node_handler": str(node),
     }
     taken.close()
 
