@@ -35,7 +35,7 @@ from pathlib import Path
 
 from lexstream_runtime import contract
 
-from functions import layout
+from functions import layout, node_package
 
 from .stats import median
 
@@ -326,6 +326,7 @@ def run(
             }
         )
     layer_zipped, layer_unzipped = archive_bytes(layout.layer_files())
+    node_layer_zipped, node_layer_unzipped = archive_bytes(node_package.layer_files())
     against_functions = [
         {
             "function": name,
@@ -355,6 +356,7 @@ def run(
         },
         "functions": functions,
         "layer": {"archive_bytes": layer_zipped, "unzipped_bytes": layer_unzipped},
+        "node_layer": {"archive_bytes": node_layer_zipped, "unzipped_bytes": node_layer_unzipped},
         "against": {"revision": against, "functions": against_functions} if against else None,
     }
 

@@ -51,6 +51,7 @@ def run(
         session_ids = [f"bench-{uuid.uuid4().hex[:16]}" for _ in range(sessions)]
         listeners, _ = stack.connect(clients, session_ids)
         function = stack.fulfillment(APPROACHES["lexstream"])
+        function.provision(sessions)
         questions = {sid: f"Tell me about streaming, turn {sid}" for sid in session_ids}
         events = [stack.lex_event(sid, questions[sid]) for sid in session_ids]
         counters = stack.gateway.counters
@@ -62,6 +63,8 @@ def run(
             finished = time.monotonic()
         messages = counters.messages_posted - posted_before
         post_errors = dict(counters.post_errors)
+        instances_started = function.instances_started
+        init_ms = {name: sorted(values) for name, values in stack.reports.init_ms.items()}
 
     delays: list[float] = []
     lost = misordered = incomplete = 0
@@ -97,6 +100,17 @@ def run(
         "post_errors": post_errors,
         "streaming_phase_seconds": round(finished - started, 2),
         "model_seconds_per_turn": round((chunks_per_session - 1) / chunks_per_second, 2),
+        # Each instance is its own process: one invocation at a time, a cold start each.
+        "fulfillment_instances_started": instances_started,
+        "fulfillment_max_instances": function.max_instances,
+        "init_duration_ms": {
+            name: {
+                "cold_starts": len(values),
+                "median": round(percentile(values, 0.5), 1),
+                "max": round(values[-1], 1),
+            }
+            for name, values in sorted(init_ms.items())
+        },
         "cpu_seconds": round(cpu[0], 2),
         "cpu_seconds_per_1000_chunks": round(cpu[0] / chunks * 1000, 3),
     }

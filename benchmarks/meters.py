@@ -1,8 +1,8 @@
 """DynamoDB request units, counted from the calls the benchmark's functions really make.
 
-The fulfillment functions create their clients from boto3's default session at init;
-a meter registered on that session before then sees every call they make, through
-botocore's own `before-call` / `after-call` events. The embedded DynamoDB does not report
+Each fulfillment function is a process of its own, so the meter sits on the wire: a
+proxy on loopback in front of the stack's DynamoDB, which the benchmark's functions are
+pointed at, sees every request and answer. The embedded DynamoDB does not report
 consumed capacity faithfully (it answers fixed numbers), so the units follow DynamoDB's
 documented on-demand rules from the sizes on the wire: a read is one unit per 4 KB of
 item (half for an eventually consistent read, at least one half), a write one unit per
@@ -15,12 +15,12 @@ import base64
 import json
 import math
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import boto3
+from local_stack.dynamodb_proxy import Answer, DynamoDBProxy
 
 READ_UNIT_BYTES = 4 * 1024
 WRITE_UNIT_BYTES = 1024
@@ -29,7 +29,6 @@ READS = {"GetItem", "Query", "Scan"}
 WRITES = {"PutItem": "Item", "UpdateItem": "Key", "DeleteItem": "Key"}
 # A write whose condition fails still consumes write units.
 CHARGED_ERRORS = {"ConditionalCheckFailedException"}
-_EVENT_ID = "lexstream-bench-dynamodb-meter"
 
 
 @dataclass(frozen=True)
@@ -91,37 +90,42 @@ def request_units(
 
 @dataclass
 class DynamoDBMeter:
-    """Counts DynamoDB calls made by clients of boto3's default session created while it
-    is installed (use `installed()`)."""
+    """Counts the DynamoDB calls that pass through it: a proxy on loopback in front of a
+    DynamoDB endpoint (use `proxying(upstream)` and give the functions its
+    `endpoint_url`). Each function is a process of its own, so the wire is where its
+    calls can be seen."""
 
     _usage: DynamoDBUsage = field(default_factory=DynamoDBUsage)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    endpoint_url: str | None = None
 
     def snapshot(self) -> DynamoDBUsage:
         with self._lock:
             return self._usage
 
     @contextmanager
-    def installed(self) -> Iterator[DynamoDBMeter]:
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
-        events.register("before-call.dynamodb", self._before, unique_id=f"{_EVENT_ID}-before")
-        events.register("after-call.dynamodb", self._after, unique_id=f"{_EVENT_ID}-after")
-        try:
-            yield self
-        finally:
-            events.unregister("before-call.dynamodb", unique_id=f"{_EVENT_ID}-before")
-            events.unregister("after-call.dynamodb", unique_id=f"{_EVENT_ID}-after")
+    def proxying(self, upstream: str) -> Iterator[DynamoDBMeter]:
+        """Serve as a proxy to `upstream` (a DynamoDB endpoint URL) while the block runs."""
 
-    def _before(self, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context[_EVENT_ID] = json.loads(params.get("body") or b"{}")
+        def answer(operation: str, body: bytes, forward: Callable[[], Answer]) -> Answer:
+            status, headers, payload = forward()
+            self.record(operation, body, status, payload)
+            return status, headers, payload
 
-    def _after(self, http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
-        operation = model.name
-        request = context.pop(_EVENT_ID, {})
-        response = json.loads(http_response.content or b"{}")
-        failed = http_response.status_code >= 300
+        with DynamoDBProxy(upstream, answer) as proxy:
+            self.endpoint_url = proxy.endpoint_url
+            try:
+                yield self
+            finally:
+                self.endpoint_url = None
+
+    def record(
+        self, operation: str, request_body: bytes, status: int, response_body: bytes
+    ) -> None:
+        """Count one call from its request and response as they crossed the wire."""
+        request = json.loads(request_body or b"{}")
+        response = json.loads(response_body or b"{}")
+        failed = status >= 300
         charged = not failed or response.get("__type", "").rsplit("#", 1)[-1] in CHARGED_ERRORS
         with self._lock:
             usage = replace(self._usage, requests=self._usage.requests + 1)

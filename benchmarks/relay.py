@@ -27,7 +27,11 @@ from .timeline import judge_turn
 APPROACHES = {
     "reference": "reference_fulfillment",
     "lexstream": "helper_fulfillment",
+    # The Node.js helper, in a Node.js process of its own (benchmarks/fulfillments/*.mjs).
+    "lexstream_node": "helper_fulfillment.mjs",
 }
+# The approaches held to lexstream's targets.
+HELPERS = ("lexstream", "lexstream_node")
 
 # Targets for lexstream, from the benchmark specification.
 MAX_COMPLETION_OVER_MODEL = 1.05
@@ -70,9 +74,10 @@ def one_post_visible_ms(stack: BenchStack, clients: WebSocketClients) -> float:
 def run_turn(
     stack: BenchStack, clients: WebSocketClients, approach: str, dynamodb: DynamoDBMeter
 ) -> dict[str, Any]:
-    """One streamed turn of `approach` ("reference" or "lexstream"), judged, with what it
-    used: messages, connection time, billed duration, DynamoDB request units (counted by
-    `dynamodb`, installed before the fulfillment's clients were created).
+    """One streamed turn of `approach` (one of APPROACHES), judged, with what it used:
+    messages, connection time, billed duration, DynamoDB request units (counted by
+    `dynamodb`, the proxy the benchmark's fulfillments reach DynamoDB through, the Node.js
+    one's too).
     """
     if approach not in APPROACHES:
         raise ValueError(f"unknown approach {approach!r}; expected one of {', '.join(APPROACHES)}")
@@ -230,26 +235,30 @@ def run(
     for latency_ms in latencies_ms:
         model = NumberedModel(chunks, chunks_per_second)
         with (
-            dynamodb.installed(),
             BenchStack(model, latency_ms / 1000) as stack,
+            dynamodb.proxying(stack.dynamodb_endpoint),
             WebSocketClients(stack.gateway.websocket_url) as clients,
         ):
+            stack.fulfillment_dynamodb = dynamodb.endpoint_url
             one_post_ms = one_post_visible_ms(stack, clients)
             turns: dict[str, list[dict[str, Any]]] = {name: [] for name in APPROACHES}
             for repetition in range(repeat):
                 order = list(APPROACHES) if repetition % 2 == 0 else list(reversed(APPROACHES))
                 for approach in order:
                     turns[approach].append(run_turn(stack, clients, approach, dynamodb))
-        reference, lexstream = _combine(turns["reference"]), _combine(turns["lexstream"])
-        for result in (reference, lexstream):
+        combined = {name: _combine(turns[name]) for name in APPROACHES}
+        for result in combined.values():
             result["usd_per_1000_answers"] = answer_cost(result)
+        reference = combined["reference"]
         scenarios.append(
             {
                 "callback_latency_ms": latency_ms,
                 "one_post_visible_ms": round(one_post_ms, 3),
-                "reference": reference,
-                "lexstream": lexstream,
-                "targets": _targets(lexstream, reference, latency_ms, one_post_ms),
+                **combined,
+                "targets": _targets(combined["lexstream"], reference, latency_ms, one_post_ms),
+                "node_targets": _targets(
+                    combined["lexstream_node"], reference, latency_ms, one_post_ms
+                ),
             }
         )
     return {

@@ -36,7 +36,7 @@ def _relay(section: dict[str, Any]) -> list[str]:
     )
     rows = []
     for scenario in section["scenarios"]:
-        for approach in ("reference", "lexstream"):
+        for approach in _approaches(scenario):
             result = scenario[approach]
             rows.append(
                 (
@@ -70,15 +70,27 @@ def _relay(section: dict[str, Any]) -> list[str]:
         for s in section["scenarios"]
     )
     lines += ["", f"A single bare post becomes visible to the client after {floors}.", ""]
-    targets = section["scenarios"][0]["targets"]
-    lines += ["lexstream against its targets:", ""]
-    header = ["target", *(f"{s['callback_latency_ms']:g} ms" for s in section["scenarios"])]
-    rows = [
-        (target["description"], *(_mark(s["targets"][key]["met"]) for s in section["scenarios"]))
-        for key, target in targets.items()
-    ]
-    lines += _table(header, rows)
-    return [*lines, "", *_answer_cost(section)]
+    for key, name in (("targets", "lexstream"), ("node_targets", "lexstream_node")):
+        if key not in section["scenarios"][0]:  # results from before the Node.js helper
+            continue
+        targets = section["scenarios"][0][key]
+        lines += [f"{name} against its targets:", ""]
+        header = ["target", *(f"{s['callback_latency_ms']:g} ms" for s in section["scenarios"])]
+        rows = [
+            (target["description"], *(_mark(s[key][goal]["met"]) for s in section["scenarios"]))
+            for goal, target in targets.items()
+        ]
+        lines += [*_table(header, rows), ""]
+    return [*lines, *_answer_cost(section)]
+
+
+# The relay's approaches, in the order the tables list them.
+APPROACHES = ("reference", "lexstream", "lexstream_node")
+
+
+def _approaches(scenario: dict[str, Any]) -> list[str]:
+    """The approaches a scenario has results for (older results lack the Node.js one)."""
+    return [approach for approach in APPROACHES if approach in scenario]
 
 
 def _usd(value: float) -> str:
@@ -99,7 +111,7 @@ def _answer_cost(section: dict[str, Any]) -> list[str]:
     ]
     rows = []
     for scenario in section["scenarios"]:
-        for approach in ("reference", "lexstream"):
+        for approach in _approaches(scenario):
             result = scenario[approach]
             usd = result["usd_per_1000_answers"]
             gb_seconds = result["billed_duration_ms"] / 1000 * result["memory_mb"] / 1024
@@ -146,13 +158,18 @@ def _answer_cost(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _instances(level: dict[str, Any]) -> str:
+    return f"{level['fulfillment_instances_started']} (limit {level['fulfillment_max_instances']})"
+
+
 def _concurrency(section: dict[str, Any]) -> list[str]:
     lines = _heading(
         "Concurrency",
         f"Sessions streaming at once, {section['chunks_per_session']} chunks each at "
         f"{section['chunks_per_second']:g} chunks/s, callback latency "
         f"{section['callback_latency_ms']:g} ms. The whole local stack (model, gateway, "
-        "functions, clients) shares one Python process: this is its capacity, not AWS's.",
+        "clients) shares one Python process and each function instance is a process of "
+        "its own; CPU counts the stack's process only. This is its capacity, not AWS's.",
     )
     header = (
         "sessions",
@@ -165,6 +182,7 @@ def _concurrency(section: dict[str, Any]) -> list[str]:
         "chunks/s over the phase",
         "streaming phase / one turn's model time",
         "CPU per 1,000 chunks",
+        "fulfillment instances started",
     )
     rows = [
         (
@@ -178,10 +196,25 @@ def _concurrency(section: dict[str, Any]) -> list[str]:
             f"{level['chunks'] / level['streaming_phase_seconds']:,.0f}",
             f"{level['streaming_phase_seconds']:.1f} s / {level['model_seconds_per_turn']:.1f} s",
             f"{level['cpu_seconds_per_1000_chunks']:.3f} s",
+            _instances(level),
         )
         for level in section["levels"]
     ]
-    return lines + _table(header, rows)
+    lines += _table(header, rows)
+    lines += [
+        "",
+        "Init Duration of each function's cold starts in the same runs, from the REPORT "
+        "lines the local runtime writes (process spawn to the runtime's first request for "
+        "an event):",
+        "",
+    ]
+    init_header = ("sessions", "function", "cold starts", "median Init Duration", "max")
+    init_rows = [
+        (level["sessions"], name, init["cold_starts"], _ms(init["median"]), _ms(init["max"]))
+        for level in section["levels"]
+        for name, init in level["init_duration_ms"].items()
+    ]
+    return lines + _table(init_header, init_rows)
 
 
 def _cold_start(section: dict[str, Any]) -> list[str]:
@@ -212,8 +245,10 @@ def _cold_start(section: dict[str, Any]) -> list[str]:
         )
         for entry in section["functions"]
     ]
-    layer_size = f"{section['layer']['archive_bytes'] / 1024:.1f} KB"
-    rows.append(("helper layer", layer_size, "", "", "", "", ""))
+    for key, label in (("layer", "helper layer"), ("node_layer", "Node.js helper layer")):
+        if key in section:  # results written before the Node.js layer existed lack it
+            size = f"{section[key]['archive_bytes'] / 1024:.1f} KB"
+            rows.append((label, size, "", "", "", "", ""))
     targets = section["targets"]
     header = (
         "function",

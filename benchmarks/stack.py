@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lexstream_runtime import contract
 
-from functions import declarations, layout
+from functions import declarations, layout, node_package
+from local_stack.activity import FunctionPrinted
 from local_stack.bedrock import ModelRequest
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
+from local_stack.node_process import NodeFunction
 from local_stack.stack import LocalStack, StackSettings
 
 from .clients import Listener, WebSocketClients
@@ -45,6 +48,32 @@ SETTLE_S = 5.0
 UNMETERED_QUOTA = 1_000_000_000
 UNTHROTTLED = 1_000_000
 MODEL_ID = "local.numbered-model"
+
+
+class ReportLines:
+    """Lambda's REPORT lines of every function, as the local runtime writes them: each
+    cold start's Init Duration by function name."""
+
+    def __init__(self) -> None:
+        self.init_ms: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def output(self, function: str) -> Callable[[str, str | None], None]:
+        """A LambdaFunction `output` that reads the function's REPORT lines."""
+        return lambda line, request_id: self.read(function, line)
+
+    def on_activity(self, event: Any) -> None:
+        """An activity subscriber: the stack's own functions' lines."""
+        if isinstance(event, FunctionPrinted):
+            self.read(event.function, event.line)
+
+    def read(self, function: str, line: str) -> None:
+        if not line.startswith("REPORT "):
+            return
+        for part in line.split("\t"):
+            if part.startswith("Init Duration: "):
+                with self._lock:
+                    self.init_ms.setdefault(function, []).append(float(part.split()[2]))
 
 
 @contextlib.contextmanager
@@ -120,12 +149,18 @@ class BenchStack:
         )
         self.local: LocalStack | None = None
         self._exit = contextlib.ExitStack()
-        self._fulfillments: dict[str, LambdaFunction] = {}
+        self._fulfillments: dict[str, LambdaFunction | NodeFunction] = {}
+        self.reports = ReportLines()
+        # Where the benchmark's own fulfillments reach DynamoDB (a meter, say); None:
+        # where the stack's fulfillment does.
+        self.fulfillment_dynamodb: str | None = None
 
     def __enter__(self) -> BenchStack:
         with contextlib.ExitStack() as starting:
             starting.enter_context(fake_credentials())
-            self.local = starting.enter_context(LocalStack(self.settings))
+            self.local = LocalStack(self.settings)
+            self.local.activity.subscribe(self.reports.on_activity)
+            starting.enter_context(self.local)
             assert self.local.bedrock is not None
             self.local.bedrock.answer = self.model.answer
             self._exit = starting.pop_all()
@@ -137,28 +172,49 @@ class BenchStack:
         self._exit.close()
 
     @property
+    def dynamodb_endpoint(self) -> str:
+        """The running stack's DynamoDB endpoint."""
+        if self.local is None or self.local.dynamodb_endpoint is None:
+            raise RuntimeError("the benchmark stack is not running; use it as a context manager")
+        return self.local.dynamodb_endpoint
+
+    @property
     def gateway(self) -> LocalGateway:
         """The running stack's gateway."""
         if self.local is None or self.local.gateway is None:
             raise RuntimeError("the benchmark stack is not running; use it as a context manager")
         return self.local.gateway
 
-    def fulfillment(self, module: str) -> LambdaFunction:
+    def fulfillment(self, module: str) -> LambdaFunction | NodeFunction:
         """A fulfillment function from benchmarks/fulfillments/, packaged like a bot's own
         (its module plus `lexstream_runtime`, as the helper layer provides it) and with
         the environment the stack gives its own fulfillment. One cold init per module.
+
+        A module named `*.mjs` is a Node.js handler, run in a Node.js process of its own
+        with the Node.js helper (`lexstream-streaming`), reaching DynamoDB as the others do.
         """
         if module not in self._fulfillments:
-            source = FULFILLMENTS_DIR / f"{module}.py"
+            source = FULFILLMENTS_DIR / (module if module.endswith(".mjs") else f"{module}.py")
             if not source.is_file():
                 raise ValueError(f"no fulfillment module {module!r} in {FULFILLMENTS_DIR}")
             assert self.local is not None
+            environment = dict(self.local.functions["fulfillment"].environment)
+            if self.fulfillment_dynamodb is not None:
+                environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.fulfillment_dynamodb
+            timeout_s = declarations.BEDROCK_FULFILLMENT.timeout_seconds
+            if source.suffix == ".mjs":
+                node_package.build()
+                node = NodeFunction(source, environment, timeout_s)
+                node.call("ready")  # its cold init is over: not part of a turn
+                self._fulfillments[module] = node
+                return node
             function = LambdaFunction(
                 f"bench-{module}",
                 f"{module}.handler",
                 {source.name: source, **layout.runtime_files()},
-                self.local.functions["fulfillment"].environment,
-                timeout_s=declarations.BEDROCK_FULFILLMENT.timeout_seconds,
+                environment,
+                timeout_s=timeout_s,
+                output=self.reports.output(f"bench-{module}"),
             )
             function.initialize()  # the cold start is measured elsewhere, not in a turn
             self._fulfillments[module] = function
@@ -171,6 +227,10 @@ class BenchStack:
         connection ids, once the gateway can post to every one of them.
         """
         before = set(self.gateway.open_connection_ids())
+        # Provisioned, as a deployment expecting a burst would be: what is measured is
+        # the streaming, not a burst of cold starts sharing this machine's cores.
+        assert self.local is not None
+        self.local.functions["connect"].provision(len(session_ids))
         listeners = clients.connect(session_ids)
         # The client may see the handshake complete a moment before the gateway has
         # registered the socket; a post in that moment would be answered 410 Gone.

@@ -60,6 +60,7 @@ TRANSFORM_TARGETS = (
     "fulfillment_policy",
     "web_ui_policy",
     "helper_layer",
+    "node_helper_layer",
     "api_gateway_account",
     "dashboard",
     "alarm",

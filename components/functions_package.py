@@ -13,10 +13,10 @@ piece of code imports by that one name (see pyproject.toml).
 from __future__ import annotations
 
 try:
-    from ..functions import declarations, layout
+    from ..functions import declarations, layout, node_package
 except ImportError:
-    from functions import declarations, layout  # type: ignore[no-redef]
+    from functions import declarations, layout, node_package  # type: ignore[no-redef]
 
 FunctionDeclaration = declarations.FunctionDeclaration
 
-__all__ = ["FunctionDeclaration", "declarations", "layout"]
+__all__ = ["FunctionDeclaration", "declarations", "layout", "node_package"]

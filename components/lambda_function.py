@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .children import Children
-from .functions_package import FunctionDeclaration, layout
+from .functions_package import FunctionDeclaration, declarations, layout
 from .iam import document, grant_statements, service_trust_policy, statement
 
 # The runtime is named once, in the layout, which the benchmarks read too.
@@ -105,10 +105,10 @@ class LexstreamFunction:
                 variables=declaration.environment_from(settings)
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON",
+                log_format=declarations.LOG_FORMAT,
                 log_group=self.log_group.name,
-                application_log_level="INFO",
-                system_log_level="WARN",
+                application_log_level=declarations.APPLICATION_LOG_LEVEL,
+                system_log_level=declarations.SYSTEM_LOG_LEVEL,
             ),
             # The first invocation must find its log group and its permissions in place.
             depends_on=[self.log_group, *permissions],

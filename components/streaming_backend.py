@@ -16,7 +16,7 @@ from .children import Children
 from .custom_domain import CustomDomain, https_alias
 from .fulfillment_policy import FulfillmentPolicy
 from .functions_package import declarations
-from .helper_layer import create_helper_layer
+from .helper_layer import create_helper_layer, create_node_helper_layer
 from .lambda_function import LexstreamFunction
 from .monitoring import Monitoring
 from .quota import UsagePlanQuota
@@ -31,7 +31,7 @@ METRICS_NAMESPACE_PREFIX = "Lexstream/"
 
 class StreamingBackend(pulumi.ComponentResource):
     """The WebSocket API, connection and quota tables, route functions, quota, fulfillment
-    policy and helper layer that stream Lex fulfillment text to Lex Web UI clients.
+    policy and helper layers that stream Lex fulfillment text to Lex Web UI clients.
 
     Its outputs are the attributes annotated below, each documented where it is declared;
     the component registers exactly these, and the package schema lists exactly these.
@@ -60,6 +60,10 @@ class StreamingBackend(pulumi.ComponentResource):
 
     helper_layer_arn: pulumi.Output[str]
     """ARN of the Lambda layer with the fulfillment helper (`lexstream_runtime`)."""
+
+    node_helper_layer_arn: pulumi.Output[str]
+    """ARN of the Lambda layer with the Node.js fulfillment helper (`lexstream-streaming`,
+    under `/opt/nodejs/node_modules`) for Node.js 20 and later."""
 
     web_ui_config: pulumi.Output[dict[str, Any]]
     """A ready-to-paste Lex Web UI config fragment that turns streaming on against this
@@ -167,6 +171,7 @@ class StreamingBackend(pulumi.ComponentResource):
             else None
         )
         self.helper_layer = create_helper_layer(children)
+        self.node_helper_layer = create_node_helper_layer(children)
         self.example = (
             BedrockExample(
                 children,
@@ -208,6 +213,7 @@ class StreamingBackend(pulumi.ComponentResource):
         self.api_id = self.api.api.id
         self.usage_plan_id = self.quota.plan.id
         self.helper_layer_arn = self.helper_layer.arn
+        self.node_helper_layer_arn = self.node_helper_layer.arn
         self.web_ui_config = pulumi.Output.all(self.websocket_url, self.table_name).apply(
             lambda values: web_ui_config(websocket_url=values[0], table_name=values[1])
         )

@@ -28,6 +28,11 @@ ROUTE_TIMEOUT_SECONDS = 10
 # with whatever it has) inside that.
 FULFILLMENT_TIMEOUT_SECONDS = 29
 MEMORY_MB = 256
+# How every function logs: JSON lines, the application's from INFO, Lambda's own from
+# WARN. The component configures Lambda so; the local runtime sets the same variables.
+LOG_FORMAT = "JSON"
+APPLICATION_LOG_LEVEL = "INFO"
+SYSTEM_LOG_LEVEL = "WARN"
 
 # The settings an environment is built from, and what each holds.
 SETTINGS = {

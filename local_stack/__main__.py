@@ -8,12 +8,13 @@ import math
 import re
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from lexstream_runtime import contract
 
+from . import signals
+from .lambda_runtime import kill_every_instance
 from .stack import SESSION_ID_KINDS, LocalStack, StackError, StackSettings
 from .terminal import Terminal
 
@@ -165,6 +166,21 @@ def build_parser() -> OneLineParser:
         help="delay added to every post_to_connection, in milliseconds (default 0)",
     )
     parser.add_argument(
+        "--web-ui",
+        metavar="DIR",
+        help="serve your own built Lex Web UI from DIR (e.g. aws-lex-web-ui/dist) instead "
+        "of the chat page, with a loader config generated for this stack",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        dest="allow_origins",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="also accept pages from this exact origin (e.g. http://127.0.0.1:5173, a page "
+        "that embeds the Web UI); repeatable. Default: the stack's own origin only",
+    )
+    parser.add_argument(
         "--verbose",
         action="store_true",
         help="print every post and the functions' own log lines too, not only one line per "
@@ -194,6 +210,8 @@ def parse_arguments(
         quota_per_source_limit=arguments.quota_per_source_limit,
         callback_latency_s=arguments.callback_latency_s,
         session_ids=arguments.session_ids,
+        web_ui=arguments.web_ui,
+        allow_origins=tuple(arguments.allow_origins),
     ), arguments.verbose
 
 
@@ -205,31 +223,31 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(asctime)s  %(message)s", datefmt="%H:%M:%S"
     )
     logging.getLogger("lexstream").setLevel(logging.INFO)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stack = LocalStack(settings)
-        stack.activity.subscribe(Terminal(verbose))
-        stack.start()
-    except StackError as error:
-        print(f"error: {error.describe(parser.flag_of)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        # Ctrl+C while starting: start() has already stopped what it had started.
-        return 130
-    try:
+    with signals.stop_signals_to_main_thread():
+        try:
+            stack = LocalStack(settings)
+            stack.activity.subscribe(Terminal(verbose))
+            signals.start_or_stop_signal(stack.start)
+        except StackError as error:
+            print(f"error: {error.describe(parser.flag_of)}", file=sys.stderr)
+            return 2
+        except signals.StoppedWhileStarting as stopped:
+            # Stopped while starting: stop what started, quietly.
+            signals.exit_after(signals.STOP_LIMIT_SECONDS, 1, kill_every_instance)
+            stack.stop()
+            return 130 if stopped.signal_number == signal.SIGINT else 0
         print(
             f"\n  lexstream local stack is running ({stack.settings.auth_mode} auth).\n"
             f"  Open  {stack.page_url}\n"
-            f"  WebSocket  {stack.websocket_url}\n"
+            + "".join(f"  Also  {url}\n" for url in stack.other_page_urls)
+            + f"  WebSocket  {stack.websocket_url}\n"
             f"  Callback   {stack.callback_url}\n"
             "  Press Ctrl+C to stop.\n",
             flush=True,
         )
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
+        signals.wait_for_stop_signal()
+        # Every part gets its share of the limit; past it, what is left is ended.
+        signals.exit_after(signals.STOP_LIMIT_SECONDS, 1, kill_every_instance)
         stack.stop()
     return 0
 

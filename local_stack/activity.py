@@ -92,10 +92,12 @@ class TurnEnded:
 
 @dataclass(frozen=True)
 class FunctionPrinted:
-    """A line a Lambda function printed (its log line, on Lambda sent to CloudWatch)."""
+    """A line a Lambda function printed (its log line, on Lambda sent to CloudWatch),
+    with the request id of the invocation it printed during (None during its init)."""
 
     function: str
     line: str
+    request_id: str | None = None
 
 
 Event = Connected | Posted | Disconnected | TurnEnded | FunctionPrinted

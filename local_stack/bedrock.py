@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import concurrent.futures
 import json
+import logging
 import socket
 import threading
 import time
@@ -43,8 +44,11 @@ from typing import Any
 
 from aiohttp import web
 
+from . import signals
 from .eventstream import EVENTSTREAM_CONTENT_TYPE, event_message, exception_message
 from .model_answers import ModelRequest, default_answer, question_topic, split_tokens
+
+log = logging.getLogger("lexstream.local")
 
 # The answer helpers stay importable from here, beside the server that uses them.
 __all__ = ["LocalBedrock", "ModelRequest", "default_answer", "question_topic", "split_tokens"]
@@ -208,10 +212,16 @@ class LocalBedrock:
         """Stop serving and release the port. Safe to call twice."""
         if self._thread is None or self._loop is None:
             return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(5)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            log.warning("the local model's server did not shut down within 5 s")
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        self._thread.join(5)
+        # A loop still running (its thread stuck) cannot be closed; it ends with the
+        # process, its thread being a daemon.
+        if not self._loop.is_running():
+            self._loop.close()
         self._thread = None
         self._loop = None
         self._runner = None
@@ -341,12 +351,15 @@ def main() -> None:
     parser.add_argument("--tokens-per-second", type=float, default=50.0)
     parser.add_argument("--first-token-delay", type=float, default=0.0)
     args = parser.parse_args()
-    with LocalBedrock(
-        tokens_per_second=args.tokens_per_second, first_token_delay_s=args.first_token_delay
-    ) as bedrock:
+    # The stop signals reach the main thread whichever thread the kernel picks.
+    with (
+        signals.stop_signals_to_main_thread(),
+        LocalBedrock(
+            tokens_per_second=args.tokens_per_second, first_token_delay_s=args.first_token_delay
+        ) as bedrock,
+    ):
         print(f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME={bedrock.endpoint_url}", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+        signals.wait_for_stop_signal()
 
 
 if __name__ == "__main__":

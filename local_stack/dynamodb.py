@@ -18,6 +18,8 @@ from lexstream_runtime import contract
 from moto.dynamodb.models import dynamodb_backends
 from moto.server import ThreadedMotoServer
 
+from .stopping import within
+
 log = logging.getLogger("lexstream.local.dynamodb")
 
 
@@ -59,7 +61,8 @@ class EmbeddedDynamoDB:
 
     def stop(self) -> None:
         if self.endpoint_url is not None:
-            self._server.stop()
+            # moto joins its server thread without a limit.
+            within(3.0, "the embedded DynamoDB", self._server.stop)
             self.endpoint_url = None
         with EmbeddedDynamoDB._running_lock:
             if EmbeddedDynamoDB._running is self:

@@ -70,6 +70,13 @@ class LocalIdentityPool:
         self._identities: set[str] = set()
         self._lock = threading.Lock()
 
+    def new_identity(self) -> str:
+        """A new identity id, with no credentials yet (Cognito's GetId)."""
+        identity_id = f"{self.region}:{uuid.uuid4()}"
+        with self._lock:
+            self._identities.add(identity_id)
+        return identity_id
+
     def issue(self, identity_id: str | None = None) -> LocalCredentials:
         """Fresh credentials for `identity_id`, or for a new identity when it is None.
 

@@ -1,7 +1,8 @@
 """A Lex V2 runtime for one bot: RecognizeText turns every message into a fulfillment call.
 
 boto3's `lexv2-runtime` client reaches it unchanged with `endpoint_url` (it serves
-`POST /bots/{botId}/botAliases/{botAliasId}/botLocales/{localeId}/sessions/{sessionId}/text`).
+`POST /bots/{botId}/botAliases/{botAliasId}/botLocales/{localeId}/sessions/{sessionId}/text`
+and DeleteSession, `DELETE` on the session's path).
 There is no language model of intents here: every utterance matches one intent (the
 Lex Web UI's streaming bots use FallbackIntent), which is ready for fulfillment, so each
 turn builds a Lex V2 `FulfillmentCodeHook` event and invokes the fulfillment function with
@@ -15,13 +16,17 @@ import concurrent.futures
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 from lexstream_runtime import contract
 
+from .stopping import within
+
 log = logging.getLogger("lexstream.local.lex")
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 # Lex V2 accepts at most 1024 characters of text per RecognizeText call.
 MAX_TEXT_CHARACTERS = 1024
@@ -70,6 +75,10 @@ class LexRuntime:
         self.locale_id = locale_id
         self.intent_name = intent_name
         self.streaming_attributes = dict(streaming_attributes or {})
+        # A `streamingEndpoint` value → the callback URL it stands for: the Lex Web UI
+        # turns only `wss://` into `https://`, so a local `ws://` socket URL arrives as it
+        # is, and a fulfillment that posts to the attribute as given needs the http URL.
+        self.endpoint_aliases: dict[str, str] = {}
         self.turn_timeout_s = turn_timeout_s
         self.turns = 0
         self._sessions: dict[str, dict[str, str]] = {}
@@ -85,16 +94,50 @@ class LexRuntime:
             f"/botLocales/{self.locale_id}/sessions/{{sessionId}}/text"
         )
 
-    def routes(self) -> list[web.RouteDef]:
-        """The aiohttp routes to serve (any bot path, so wrong ids get Lex's 404)."""
-        pattern = (
-            "/bots/{botId}/botAliases/{botAliasId}/botLocales/{localeId}/sessions/{sessionId}/text"
+    def routes(
+        self,
+        prefix: str = "",
+        authorize: Callable[[web.Request], Awaitable[web.Response | None]] | None = None,
+    ) -> list[web.RouteDef]:
+        """The aiohttp routes to serve (any bot path, so wrong ids get Lex's 404).
+
+        Args:
+            prefix: a path the routes are served under. Default none.
+            authorize: `await authorize(request)` → an error response that refuses the
+                call, or None to take it. Default: every call is taken.
+        """
+        session = (
+            f"{prefix}/bots/{{botId}}/botAliases/{{botAliasId}}/botLocales/{{localeId}}"
+            "/sessions/{sessionId}"
         )
-        return [web.post(pattern, self._recognize_text)]
+        handlers = {
+            ("POST", session + "/text"): self._recognize_text,
+            ("DELETE", session): self._delete_session,
+        }
+        if authorize is None:
+            return [
+                web.route(method, path, handler) for (method, path), handler in handlers.items()
+            ]
+
+        def authorized(handler: Handler) -> Handler:
+            async def checked(request: web.Request) -> web.Response:
+                refusal = await authorize(request)
+                return refusal if refusal is not None else await handler(request)
+
+            return checked
+
+        return [
+            web.route(method, path, authorized(handler))
+            for (method, path), handler in handlers.items()
+        ]
 
     def close(self) -> None:
-        """Stop taking turns; running fulfillments finish first."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop taking turns; running fulfillments get a few seconds to finish."""
+        within(
+            3.0,
+            "the running fulfillments",
+            lambda: self._executor.shutdown(True, cancel_futures=True),
+        )
 
     def fulfillment_event(
         self,
@@ -143,8 +186,8 @@ class LexRuntime:
             ],
         }
 
-    async def _recognize_text(self, request: web.Request) -> web.Response:
-        ids = request.match_info
+    def _session_problem(self, ids: Mapping[str, str]) -> web.Response | None:
+        """Lex's error for a path naming another bot or a malformed session id."""
         if (ids["botId"], ids["botAliasId"], ids["localeId"]) != (
             self.bot_id,
             self.bot_alias_id,
@@ -156,11 +199,35 @@ class LexRuntime:
                 f"no bot {ids['botId']}/{ids['botAliasId']}/{ids['localeId']}; this runtime "
                 f"serves {self.bot_id}/{self.bot_alias_id}/{self.locale_id}",
             )
-        session_id = ids["sessionId"]
-        if not contract.SESSION_ID_PATTERN.fullmatch(session_id):
+        if not contract.SESSION_ID_PATTERN.fullmatch(ids["sessionId"]):
             return _error(
                 "ValidationException", 400, "sessionId must be 2-100 characters of [0-9a-zA-Z._:-]"
             )
+        return None
+
+    async def _delete_session(self, request: web.Request) -> web.Response:
+        # DeleteSession: the session's attributes are forgotten, as Lex forgets them.
+        ids = request.match_info
+        problem = self._session_problem(ids)
+        if problem is not None:
+            return problem
+        if self._sessions.pop(ids["sessionId"], None) is None:
+            return _error("ResourceNotFoundException", 404, "the session does not exist")
+        return web.json_response(
+            {
+                "botId": self.bot_id,
+                "botAliasId": self.bot_alias_id,
+                "localeId": self.locale_id,
+                "sessionId": ids["sessionId"],
+            }
+        )
+
+    async def _recognize_text(self, request: web.Request) -> web.Response:
+        ids = request.match_info
+        problem = self._session_problem(ids)
+        if problem is not None:
+            return problem
+        session_id = ids["sessionId"]
         try:
             body = await request.json()
         except ValueError:
@@ -183,8 +250,18 @@ class LexRuntime:
             log.info("turn %s timed out after %.0f s", session_id, self.turn_timeout_s)
             return _error("DependencyFailedException", 424, "the fulfillment timed out")
         except Exception as error:
-            log.exception("fulfillment failed for %s", session_id)
-            return _error("DependencyFailedException", 424, f"the fulfillment failed: {error}")
+            error_type = getattr(error, "error_type", None)
+            if error_type is None:
+                log.exception("fulfillment failed for %s", session_id)
+                return _error("DependencyFailedException", 424, f"the fulfillment failed: {error}")
+            # A Lambda function's error, in Lex's words: Lambda marks every error the
+            # function did not handle itself as Unhandled (its type is in the payload).
+            log.info("turn %s: the fulfillment failed with %s", session_id, error_type)
+            return _error(
+                "DependencyFailedException",
+                424,
+                "Invalid Lambda Response: Received error response from Lambda: Unhandled",
+            )
         state = response.get("sessionState") if isinstance(response, dict) else None
         if not isinstance(state, dict) or "dialogAction" not in state:
             return _error(
@@ -225,6 +302,9 @@ class LexRuntime:
             attributes = dict(self._sessions.get(session_id, {}))
         for name, value in self.streaming_attributes.items():
             attributes.setdefault(name, value)
+        endpoint = attributes.get(contract.SESSION_ATTR_ENDPOINT)
+        if endpoint in self.endpoint_aliases:
+            attributes[contract.SESSION_ATTR_ENDPOINT] = self.endpoint_aliases[endpoint]
         return attributes
 
 

@@ -159,6 +159,7 @@ def verify_signed_request(
     region: str,
     lookup: Callable[[str], LocalCredentials | None],
     now: float,
+    service: str = SERVICE,
 ) -> LocalCredentials:
     """Check a request signed in its `Authorization` header; return who signed it.
 
@@ -172,6 +173,8 @@ def verify_signed_request(
         region: the region the gateway serves; the credential scope must name it.
         lookup: access key id → credentials, or None for keys nobody issued.
         now: the current epoch time in seconds.
+        service: the signing name the credential scope must name (Lex V2's runtime is
+            `lex`). Default execute-api.
 
     Raises SignatureError naming the failed check: a malformed header, wrong algorithm,
     service or region, an unknown key, a bad security token, a request dated more than
@@ -186,7 +189,7 @@ def verify_signed_request(
     missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not parts.get(name)]
     if missing:
         raise SignatureError(f"Authorization lacks {', '.join(missing)}")
-    scope = _credential_scope(parts["Credential"], region)
+    scope = _credential_scope(parts["Credential"], region, service)
     access_key, scope_date = scope[0], scope[1]
     amz_date = headers.get("x-amz-date", "")
     try:
@@ -228,12 +231,12 @@ def verify_signed_request(
     return credentials
 
 
-def _credential_scope(credential: str, region: str) -> list[str]:
+def _credential_scope(credential: str, region: str, service: str = SERVICE) -> list[str]:
     scope = credential.split("/")
     if len(scope) != 5 or scope[4] != "aws4_request":
         raise SignatureError("the credential must be KEY/YYYYMMDD/REGION/SERVICE/aws4_request")
-    if scope[3] != SERVICE:
-        raise SignatureError(f"credential scope names service {scope[3]!r}, not {SERVICE}")
+    if scope[3] != service:
+        raise SignatureError(f"credential scope names service {scope[3]!r}, not {service}")
     if scope[2] != region:
         raise SignatureError(f"credential scope names region {scope[2]!r}, not {region}")
     return scope
@@ -292,12 +295,12 @@ def _signature(
     """The signature of `canonical_request`; `scope` is KEY/DATE/REGION/SERVICE/aws4_request."""
     digest = hashlib.sha256(canonical_request.encode()).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{amz_date}\n{'/'.join(scope[1:])}\n{digest}"
-    key = _signing_key(credentials.secret_access_key, scope[1], scope[2])
+    key = _signing_key(credentials.secret_access_key, scope[1], scope[2], scope[3])
     return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-def _signing_key(secret: str, date: str, region: str) -> bytes:
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = f"AWS4{secret}".encode()
-    for part in (date, region, SERVICE, "aws4_request"):
+    for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return key

@@ -36,7 +36,8 @@ def describe(event: Event, verbose: bool = False) -> str | None:
     if isinstance(event, Posted):
         return f"post {event.connection_id} {event.size} bytes"
     if isinstance(event, FunctionPrinted):
-        return f"{event.function}: {event.line}"
+        tag = f" {event.request_id}" if event.request_id else ""
+        return f"{event.function}{tag}: {event.line}"
     return None
 
 

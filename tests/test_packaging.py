@@ -3,6 +3,7 @@ environment, and used under mocks without the repository on the path."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -122,8 +123,11 @@ OUTSIDE_PROGRAM = """
 
 
 def test_an_outside_program_deploys_the_component_from_the_installed_package(
-    fresh_venv: Path, tmp_path: Path
+    fresh_venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The Node.js helper's layer is compiled from the installed TypeScript sources by a
+    # `tsc` on PATH, as a user with TypeScript installed has it.
+    monkeypatch.setenv("PATH", f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}")
     program = tmp_path / "outside_program.py"
     program.write_text(textwrap.dedent(OUTSIDE_PROGRAM))
     record = run_program(
@@ -138,6 +142,14 @@ def test_an_outside_program_deploys_the_component_from_the_installed_package(
     assert record.exports["websocket_url"].startswith("wss://")
     assert record.exports["websocket_url"].endswith("/Prod")
     installed = _site_packages(fresh_venv).resolve()
+    (node_layer,) = [
+        layer
+        for layer in record.of_type(v.LAYER)
+        if layer.inputs["compatibleRuntimes"][0].startswith("nodejs")
+    ]
+    for path in node_layer.inputs["code"]["archive"].values():
+        assert Path(path).resolve().is_relative_to(installed), path
+    assert any(name.endswith("/dist/index.js") for name in node_layer.inputs["code"]["archive"])
     functions = record.of_type(v.FUNCTION)
     assert len(functions) == 4
     for function in functions:

@@ -22,4 +22,8 @@ export const websocketUrl = chat.websocketUrl;
 export const callbackUrl = chat.callbackUrl;
 export const tableName = chat.tableName;
 export const fulfillmentPolicyArn = chat.fulfillmentPolicyArn;
+// The streaming helper for a bot's own fulfillment function, as a Lambda layer: Python
+// (`lexstream_runtime`) or Node.js (`lexstream-streaming`).
+export const helperLayerArn = chat.helperLayerArn;
+export const nodeHelperLayerArn = chat.nodeHelperLayerArn;
 export const webUiConfig = chat.webUiConfig;

@@ -8,7 +8,7 @@ sockets or start turns, and DNS rebinding could reach it under another name.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
@@ -21,10 +21,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 class OwnOrigin:
     """The hosts and origins of a gateway on 127.0.0.1, for the port `port_of()` returns
-    (known only once it listens, when it was asked for any free port)."""
+    (known only once it listens, when it was asked for any free port).
 
-    def __init__(self, port_of: Callable[[], int]) -> None:
+    `allowed` are other origins, each exactly as a browser sends it (scheme, host, port),
+    that the user opted in: they are accepted too, and their CORS preflights answered.
+    """
+
+    def __init__(self, port_of: Callable[[], int], allowed: Iterable[str] = ()) -> None:
         self._port_of = port_of
+        self.allowed = frozenset(origin.lower() for origin in allowed)
 
     @property
     def hosts(self) -> frozenset[str]:
@@ -48,7 +53,7 @@ class OwnOrigin:
             return f"Host {host!r} is not this gateway's address"
         # Browsers add Origin to every WebSocket handshake and cross-site fetch; a browser
         # cannot omit or forge it, so its absence means a non-browser client.
-        origins = self.origins
+        origins = self.origins | self.allowed
         for origin in request.headers.getall("Origin", []):
             if origin.lower() not in origins:
                 return f"Origin {origin!r} is not this stack's page"
@@ -63,9 +68,30 @@ class OwnOrigin:
         ) -> web.StreamResponse:
             reason = self.refusal(request)
             if reason is None:
+                origin = request.headers.get("Origin", "").lower()
+                if origin in self.allowed and origin not in self.origins:
+                    return await _with_cors(request, handler, origin)
                 return await handler(request)
             counters.foreign_refused += 1
             log.warning("refused %s %s (403): %s", request.method, request.path, reason)
             return json_error(403, f"Forbidden: {reason}")
 
         return refuse_foreign_requests
+
+
+async def _with_cors(request: web.Request, handler: Handler, origin: str) -> web.StreamResponse:
+    """Answer an allowed other origin as CORS lets a browser read it: its preflight with
+    the method and headers asked for, any other request with its origin echoed."""
+    cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        cors["Access-Control-Allow-Methods"] = request.headers["Access-Control-Request-Method"]
+        asked = request.headers.get("Access-Control-Request-Headers")
+        if asked:
+            cors["Access-Control-Allow-Headers"] = asked
+        cors["Access-Control-Max-Age"] = "600"
+        return web.Response(status=204, headers=cors)
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.update(cors)
+        response.headers["Access-Control-Expose-Headers"] = "x-amzn-RequestId, x-amzn-ErrorType"
+    return response

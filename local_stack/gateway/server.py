@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import random
 import string
 import threading
@@ -38,6 +39,7 @@ from lexstream_runtime import contract
 from .. import events
 from ..activity import Activity
 from ..identity import LocalCredentials, LocalIdentityPool
+from ..stopping import within
 from .connections import GOING_AWAY_REASON, Connections, PostTally
 from .management import ManagementApi
 from .own_origin import OwnOrigin
@@ -47,6 +49,9 @@ from .throttle import TokenBucket
 # Bytes that may wait in a client's socket buffer before posts fail with 429, as AWS
 # answers LimitExceededException when the client side buffer is full.
 DEFAULT_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024
+log = logging.getLogger("lexstream.local")
+# Each step of a stop waits at most this long.
+SHUTDOWN_SECONDS = 3.0
 
 
 class LocalGateway:
@@ -88,6 +93,9 @@ class LocalGateway:
             page in the same browser cannot open sockets or start turns. Requests
             without `Origin` (SDKs, scripts, wscat) pass. API Gateway checks neither.
             Default False.
+        allowed_origins: other origins accepted beside the gateway's own when
+            `own_origin_only` is set, exactly as given (e.g. `http://127.0.0.1:5173`), with
+            their CORS preflights answered. Default none.
         activity: where connects, posts and disconnects are reported (see
             `local_stack.activity`). Default: a channel of its own, `self.activity`.
     """
@@ -112,6 +120,7 @@ class LocalGateway:
         max_workers: int = 64,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
         own_origin_only: bool = False,
+        allowed_origins: Iterable[str] = (),
         activity: Activity | None = None,
     ) -> None:
         if not contract.STAGE_NAME_PATTERN.fullmatch(stage):
@@ -136,7 +145,7 @@ class LocalGateway:
         self.activity = activity or Activity()
         self.connections = Connections(self.activity)
         self.counters = self.connections.counters
-        self.own_origin = OwnOrigin(self._port)
+        self.own_origin = OwnOrigin(self._port, allowed_origins)
         self.sockets = SocketEndpoint(
             self.connections,
             self.routes,
@@ -214,10 +223,17 @@ class LocalGateway:
         if self._loop is None or self._thread is None:
             return
         future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-        future.result(timeout=60)
+        try:
+            future.result(timeout=SHUTDOWN_SECONDS)
+        except concurrent.futures.TimeoutError:
+            log.warning("the gateway's sockets did not close within %s s", SHUTDOWN_SECONDS)
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._thread.join(timeout=SHUTDOWN_SECONDS)
+        within(
+            SHUTDOWN_SECONDS,
+            "the gateway's route calls",
+            lambda: self._executor.shutdown(wait=True, cancel_futures=True),
+        )
         self._thread = None
         self._loop = None
 

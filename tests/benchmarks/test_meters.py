@@ -37,27 +37,30 @@ def test_request_units_follow_dynamodbs_on_demand_rules(
     assert request_units(operation, request_json, response) == units
 
 
-def test_the_meter_counts_calls_of_clients_made_while_installed() -> None:
+def test_the_meter_counts_the_calls_that_pass_through_it() -> None:
     meter = DynamoDBMeter()
-    with fake_credentials(), meter.installed():
+    with fake_credentials():
         database = EmbeddedDynamoDB().start()
         try:
-            client = boto3.client("dynamodb", endpoint_url=database.endpoint_url)
-            client.create_table(
-                TableName="t",
-                KeySchema=[{"AttributeName": "sessionId", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "sessionId", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            before = meter.snapshot()
-            client.put_item(TableName="t", Item=SMALL)
-            client.get_item(TableName="t", Key={"sessionId": {"S": "s-1"}}, ConsistentRead=True)
-            client.get_item(TableName="t", Key={"sessionId": {"S": "s-1"}})
-            with pytest.raises(client.exceptions.ConditionalCheckFailedException):
-                client.put_item(
-                    TableName="t", Item=SMALL, ConditionExpression="attribute_not_exists(sessionId)"
+            with meter.proxying(database.endpoint_url):
+                client = boto3.client("dynamodb", endpoint_url=meter.endpoint_url)
+                client.create_table(
+                    TableName="t",
+                    KeySchema=[{"AttributeName": "sessionId", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "sessionId", "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
                 )
-            used = meter.snapshot() - before
+                before = meter.snapshot()
+                client.put_item(TableName="t", Item=SMALL)
+                client.get_item(TableName="t", Key={"sessionId": {"S": "s-1"}}, ConsistentRead=True)
+                client.get_item(TableName="t", Key={"sessionId": {"S": "s-1"}})
+                with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+                    client.put_item(
+                        TableName="t",
+                        Item=SMALL,
+                        ConditionExpression="attribute_not_exists(sessionId)",
+                    )
+                used = meter.snapshot() - before
         finally:
             database.stop()
     assert used == DynamoDBUsage(requests=4, read_units=1.5, write_units=2, unpriced=())

@@ -44,42 +44,49 @@ def test_results_name_the_machine_they_ran_on(tiny_run: tuple[dict[str, Any], st
     assert markdown.startswith(f"Machine: {machine['cpu']}, {machine['cores']} cores")
 
 
-def test_both_relay_approaches_deliver_exactly_the_generated_text(
+def test_every_relay_approach_delivers_exactly_the_generated_text(
     tiny_run: tuple[dict[str, Any], str],
 ) -> None:
     relay = tiny_run[0]["relay"]
     assert [s["callback_latency_ms"] for s in relay["scenarios"]] == [0.0, 5.0]
     for scenario in relay["scenarios"]:
-        for approach in ("reference", "lexstream"):
+        for approach in ("reference", "lexstream", "lexstream_node"):
             result = scenario[approach]
             assert result["delivered_equals_generated"] is True, (approach, result)
             assert result["final_message_equals_generated"] is True, (approach, result)
             assert (result["lost_chunks"], result["misordered_chunks"]) == (0, 0)
         assert scenario["targets"]["zero_loss"]["met"] is True
-        assert set(scenario["targets"]) == {
-            "completion",
-            "messages",
-            "first_text",
-            "gap",
-            "zero_loss",
-        }
+        assert scenario["node_targets"]["zero_loss"]["met"] is True
+        assert (
+            set(scenario["targets"])
+            == set(scenario["node_targets"])
+            == {
+                "completion",
+                "messages",
+                "first_text",
+                "gap",
+                "zero_loss",
+            }
+        )
 
 
-def test_the_reference_posts_one_billed_message_per_chunk_and_lexstream_coalesces(
+def test_the_reference_posts_one_billed_message_per_chunk_and_both_helpers_coalesce(
     tiny_run: tuple[dict[str, Any], str],
 ) -> None:
     for scenario in tiny_run[0]["relay"]["scenarios"]:
-        reference, lexstream = scenario["reference"], scenario["lexstream"]
+        reference = scenario["reference"]
         assert reference["messages"] == reference["billed_units"] == 12
-        assert 1 <= lexstream["messages"] <= reference["messages"]
-        assert lexstream["frames"] == lexstream["messages"]
+        for helper in ("lexstream", "lexstream_node"):
+            result = scenario[helper]
+            assert 1 <= result["messages"] <= reference["messages"], helper
+            assert result["frames"] == result["messages"], helper
 
 
 def test_each_answer_counts_what_it_used_in_the_same_run(
     tiny_run: tuple[dict[str, Any], str],
 ) -> None:
     for scenario in tiny_run[0]["relay"]["scenarios"]:
-        for approach in ("reference", "lexstream"):
+        for approach in ("reference", "lexstream", "lexstream_node"):
             result = scenario[approach]
             # The client's messages, in 32 KB units, are what the gateway billed.
             assert result["message_units"] == result["billed_units"], approach
@@ -89,9 +96,9 @@ def test_each_answer_counts_what_it_used_in_the_same_run(
             assert result["connection_seconds"] > 0
             # One connection lookup, and no writes, per answer.
             assert (result["dynamodb_requests"], result["write_units"]) == (1, 0)
-        # The reference reads eventually consistent; lexstream reads its row consistently.
+        # The reference reads eventually consistent; both helpers read the row consistently.
         assert scenario["reference"]["read_units"] == 0.5
-        assert scenario["lexstream"]["read_units"] == 1
+        assert scenario["lexstream"]["read_units"] == scenario["lexstream_node"]["read_units"] == 1
 
 
 def test_the_cost_table_follows_from_the_counts_and_the_named_prices(
@@ -100,7 +107,7 @@ def test_the_cost_table_follows_from_the_counts_and_the_named_prices(
     relay = tiny_run[0]["relay"]
     assert relay["prices"] == cost.price_list()
     for scenario in relay["scenarios"]:
-        for approach in ("reference", "lexstream"):
+        for approach in ("reference", "lexstream", "lexstream_node"):
             result = scenario[approach]
             dollars = result["usd_per_1000_answers"]
             gb_seconds = result["billed_duration_ms"] / 1000 * result["memory_mb"] / 1024
@@ -147,6 +154,20 @@ def test_concurrent_sessions_lose_and_reorder_nothing(
         assert level["all_text_arrived"] is True
         assert level["p50_delivery_delay_ms"] <= level["p99_delivery_delay_ms"]
         assert level["cpu_seconds_per_1000_chunks"] > 0
+
+
+def test_concurrent_sessions_run_on_one_fulfillment_instance_each_with_their_init_durations(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    for level in tiny_run[0]["concurrency"]["levels"]:
+        # A fresh stack per level; its instances were provisioned one per session.
+        assert level["fulfillment_instances_started"] == level["sessions"]
+        init = level["init_duration_ms"]
+        # One REPORT line with an Init Duration per instance that served a first turn
+        # (an instance that finishes early may serve a second one).
+        for function in ("bench-helper_fulfillment", "connect"):
+            assert 1 <= init[function]["cold_starts"] <= level["sessions"]
+        assert all(0 < entry["median"] <= entry["max"] for entry in init.values())
 
 
 def test_cold_start_covers_every_shipped_function_with_its_real_archive(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -92,7 +93,7 @@ class Deployment:
         for line in out.splitlines():
             if line.startswith("{"):
                 self._log_lines.append(json.loads(line))
-        return [line for line in self._log_lines if event is None or line["event"] == event]
+        return [line for line in self._log_lines if event is None or line.get("event") == event]
 
 
 @pytest.fixture
@@ -106,6 +107,7 @@ def deploy(
     make_bedrock: Callable[..., LocalBedrock],
     make_gateway: Callable[..., LocalGateway],
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> Iterator[Callable[..., Deployment]]:
     """`deploy(...)` → a started Deployment; every socket is closed at the end.
 
@@ -117,6 +119,8 @@ def deploy(
         example_dynamodb: DynamoDB endpoint of the example. Default DynamoDB Local.
         gateway: more LocalGateway options (auth_mode, identity_pool, ...).
         bedrock: more LocalBedrock options (stream_error_after, ...).
+        turn_budget_s: the example's turn budget, scaled down from its 25 s (its module
+            constant, set by a wrapper module in the archive). Default: unchanged.
     """
     made: list[Deployment] = []
 
@@ -127,6 +131,7 @@ def deploy(
         example_dynamodb: str | None = None,
         gateway: dict[str, Any] | None = None,
         bedrock: dict[str, Any] | None = None,
+        turn_budget_s: float | None = None,
     ) -> Deployment:
         model_options = {"answer": lambda request: ANSWER, **(bedrock or {})}
         model = make_bedrock(tokens_per_second=tokens_per_second, **model_options)
@@ -151,7 +156,16 @@ def deploy(
         }
         if example_dynamodb:
             example_env["AWS_ENDPOINT_URL_DYNAMODB"] = example_dynamodb
-        example = make_function("bedrock_fulfillment", example_env, timeout_s=timeout_s)
+        if turn_budget_s is None:
+            example = make_function("bedrock_fulfillment", example_env, timeout_s=timeout_s)
+        else:
+            example = make_function(
+                "bedrock_fulfillment",
+                example_env,
+                timeout_s=timeout_s,
+                handler="scaled_budget.handler",
+                extra_files={"scaled_budget.py": _scaled_budget(tmp_path, turn_budget_s)},
+            )
         route_gateway.serve_routes(routes)
         deployment = Deployment(
             gateway=route_gateway,
@@ -169,6 +183,17 @@ def deploy(
     for deployment in made:
         for client in deployment.sockets:
             client.close()
+
+
+def _scaled_budget(folder: Path, seconds: float) -> Path:
+    """A handler module that runs the example with its turn budget set to `seconds`."""
+    module = folder / "scaled_budget.py"
+    module.write_text(
+        "import bedrock_fulfillment\n\n"
+        f"bedrock_fulfillment.TURN_BUDGET_S = {seconds!r}\n"
+        "handler = bedrock_fulfillment.handler\n"
+    )
+    return module
 
 
 @pytest.fixture

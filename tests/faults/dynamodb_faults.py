@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Callable
+
+from local_stack.dynamodb_proxy import Answer, DynamoDBProxy
 
 # DynamoDB's error responses: HTTP status and the `__type` botocore reads the code from.
 ERRORS = {
@@ -28,10 +27,9 @@ ERRORS = {
         "com.amazon.coral.availability#ServiceUnavailableException",
     ),
 }
-_TARGET_PREFIX = "DynamoDB_20120810."
 
 
-class FaultyDynamoDB:
+class FaultyDynamoDB(DynamoDBProxy):
     """Forwards to `upstream` (an endpoint URL) and fails the operations in `failures`.
 
     Args:
@@ -41,15 +39,14 @@ class FaultyDynamoDB:
     """
 
     def __init__(self, upstream: str, failures: dict[str, str] | None = None) -> None:
-        self.upstream = upstream.rstrip("/")
+        super().__init__(upstream, self._answer)
         self.failures: dict[str, str] = {}
         self.seen: list[tuple[str, int]] = []  # (operation, status answered)
+        # operation → called once its upstream answer is in, before the caller gets it.
+        self.before_answering: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         for operation, error in (failures or {}).items():
             self.fail(operation, error)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
     def fail(self, operation: str, error: str | None) -> None:
         """From now on answer `operation` with `error`; None forwards it again."""
@@ -61,39 +58,16 @@ class FaultyDynamoDB:
             else:
                 self.failures[operation] = error
 
-    @property
-    def endpoint_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def failed(self, operation: str) -> int:
         """How many `operation` requests were answered with an error."""
         with self._lock:
             return sum(1 for op, status in self.seen if op == operation and status >= 400)
 
-    def start(self) -> FaultyDynamoDB:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="faulty-dynamodb", daemon=True
-        )
-        self._thread.start()
+    def __enter__(self) -> FaultyDynamoDB:
+        self.start()
         return self
 
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(10)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> FaultyDynamoDB:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _answer(
-        self, operation: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int, dict, bytes]:
+    def _answer(self, operation: str, body: bytes, forward: Callable[[], Answer]) -> Answer:
         with self._lock:
             error = self.failures.get(operation) or self.failures.get("*")
         if error is not None:
@@ -101,42 +75,10 @@ class FaultyDynamoDB:
             payload = json.dumps({"__type": error_type, "message": f"{error} (injected)"})
             answer = (status, {"Content-Type": "application/x-amz-json-1.0"}, payload.encode())
         else:
-            answer = self._forward(body, headers)
+            answer = forward()
+        hook = self.before_answering.get(operation)
+        if hook is not None:
+            hook()
         with self._lock:
             self.seen.append((operation, answer[0]))
         return answer
-
-    def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
-        request = urllib.request.Request(self.upstream + "/", data=body, method="POST")
-        for name, value in headers.items():
-            if name.lower() not in ("host", "content-length", "connection"):
-                request.add_header(name, value)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                target = self.headers.get("X-Amz-Target", "")
-                operation = target.removeprefix(_TARGET_PREFIX)
-                status, headers, payload = proxy._answer(operation, body, dict(self.headers))
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:  # keep test output readable
-                pass
-
-        return Handler

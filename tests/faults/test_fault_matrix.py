@@ -215,10 +215,7 @@ def test_model_slower_than_the_lex_turn(deploy: Callable[..., Deployment]) -> No
     # Lex waits ~30 s; the example stops taking text at its 25 s turn budget. The test
     # scales that budget down to 2 s (the Lambda itself has plenty of time left) and
     # gives the model 8 s of work.
-    stack = deploy(tokens_per_second=10.0, timeout_s=600.0)
-    stack.example.invoke({})  # cold init, so the module's budget can be scaled
-    stack.capsys.readouterr()
-    stack.example._handler.__globals__["TURN_BUDGET_S"] = 2.0
+    stack = deploy(tokens_per_second=10.0, timeout_s=600.0, turn_budget_s=2.0)
     browser = stack.connect()
 
     final = stack.turn()

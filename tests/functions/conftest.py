@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from lexstream_runtime import contract
 from lexstream_runtime.quota import is_period_key
 
-from local_stack.lambda_runtime import LambdaFunction
+from local_stack.lambda_runtime import FunctionError, LambdaFunction
+from tests.conftest import _ended_after_the_test
+from tests.functions.stream_helpers import NodeHelper, PythonHelper
 
 # Port 9 on loopback: nothing listens. A test whose connects must ask the management API
 # whether a connection is live passes a gateway's own callback URL instead.
@@ -146,10 +148,44 @@ def init_error(make_function: Callable[..., LambdaFunction]) -> Callable[..., st
         changed = {key: val for key, val in environment.items() if key != variable}
         if value is not None:
             changed[variable] = value
-        with pytest.raises(RuntimeError) as raised:
+        with pytest.raises(FunctionError) as raised:
             make_function(name, changed).invoke({})
-        # The archive's own copy of lexstream_runtime raises it: match the class by name.
-        assert type(raised.value).__name__ == "ConfigurationError"
-        return str(raised.value)
+        # Lambda reports an init's exception by its class name.
+        assert raised.value.error_type == "ConfigurationError"
+        return raised.value.message
 
     return error
+
+
+# --- The streaming helper under test: Python's, or Node.js's in its own process ---------
+
+
+@pytest.fixture
+def helper_language() -> str:
+    """Which streaming helper `helper` is: "python" unless a test parametrizes it over
+    `stream_helpers.both_helpers`."""
+    return "python"
+
+
+@pytest.fixture
+def make_helper(
+    helper_language: str, dynamodb: Any, dynamodb_local: str
+) -> Iterator[Callable[..., PythonHelper | NodeHelper]]:
+    """`make_helper(**environment)` → the helper of `helper_language`; a Node.js one runs
+    in a process of its own with `environment` added (read at its cold init, as on Lambda),
+    ended when the test ends."""
+
+    def make(**environment: str) -> PythonHelper | NodeHelper:
+        if helper_language == "python":
+            if environment:
+                raise ValueError("the Python helper reads its environment at import")
+            return PythonHelper(dynamodb, dynamodb_local)
+        return NodeHelper({"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, **environment})
+
+    yield from _ended_after_the_test(make, end="close")
+
+
+@pytest.fixture
+def helper(make_helper: Callable[..., PythonHelper | NodeHelper]) -> PythonHelper | NodeHelper:
+    """The streaming helper of `helper_language`, with DynamoDB Local for its lookups."""
+    return make_helper()

@@ -3,7 +3,7 @@
 The browser names the callback URL, and the helper's posts carry the function's signed
 headers. On Lambda a loopback listener is the Runtime API, so the attack tests stand one
 up on loopback and check that an unpinned function never reaches it unless the local
-stack's switch is on.
+stack's switch is on. The policy's tests run against the Python and the Node.js helper.
 """
 
 from __future__ import annotations
@@ -17,17 +17,19 @@ from typing import Any
 
 import pytest
 from lexstream_runtime import contract
-from lexstream_runtime.callback_url import CallbackPolicy, is_execute_api_stage_url
 
 from functions import layout
 from local_stack.lambda_runtime import LambdaFunction
+from tests.functions.stream_helpers import both_helpers
 
 STAGE_URL = "https://abc123defg.execute-api.us-east-1.amazonaws.com/Prod"
-UNPINNED = CallbackPolicy()
-LOCAL = CallbackPolicy(loopback=True)
-PINNED = CallbackPolicy(pinned=STAGE_URL)
+# Policies as CallbackPolicy's arguments, so that each helper builds its own.
+UNPINNED: dict[str, Any] = {}
+LOCAL = {"loopback": True}
+PINNED = {"pinned": STAGE_URL}
 
 
+@both_helpers
 @pytest.mark.parametrize(
     "endpoint",
     [
@@ -39,11 +41,15 @@ PINNED = CallbackPolicy(pinned=STAGE_URL)
         "https://abc123defg.execute-api.us-gov-west-1.amazonaws.com/Prod",
     ],
 )
-def test_an_unpinned_function_posts_to_any_api_gateway_stage(endpoint):
+def test_an_unpinned_function_posts_to_any_api_gateway_stage(helper, endpoint):
     # Posted to as named; a socket URL (wss) names its https callback URL.
-    assert UNPINNED.resolve(endpoint) == (endpoint.replace("wss://", "https://"), "")
+    assert helper.resolve(**UNPINNED, endpoint=endpoint) == (
+        endpoint.replace("wss://", "https://"),
+        "",
+    )
 
 
+@both_helpers
 @pytest.mark.parametrize(
     "endpoint",
     [
@@ -67,18 +73,20 @@ def test_an_unpinned_function_posts_to_any_api_gateway_stage(endpoint):
         "https://abc123defg.execute-api.localhost/Prod",
     ],
 )
-def test_an_unpinned_function_refuses_loopback_and_hosts_that_are_no_stage(endpoint):
-    assert UNPINNED.resolve(endpoint) == ("", "endpoint_not_allowed")
+def test_an_unpinned_function_refuses_loopback_and_hosts_that_are_no_stage(helper, endpoint):
+    assert helper.resolve(**UNPINNED, endpoint=endpoint) == ("", "endpoint_not_allowed")
 
 
+@both_helpers
 @pytest.mark.parametrize(
     "endpoint", ["http://127.0.0.1:8080/Prod", "http://localhost:8080/Prod", "http://[::1]/Prod"]
 )
-def test_the_local_stacks_switch_lets_loopback_through(endpoint):
-    assert UNPINNED.resolve(endpoint) == ("", "endpoint_not_allowed")
-    assert LOCAL.resolve(endpoint) == (endpoint, "")
+def test_the_local_stacks_switch_lets_loopback_through(helper, endpoint):
+    assert helper.resolve(**UNPINNED, endpoint=endpoint) == ("", "endpoint_not_allowed")
+    assert helper.resolve(**LOCAL, endpoint=endpoint) == (endpoint, "")
 
 
+@both_helpers
 @pytest.mark.parametrize(
     "endpoint",
     [
@@ -91,12 +99,16 @@ def test_the_local_stacks_switch_lets_loopback_through(endpoint):
         "http://127.0.0.2/Prod",
     ],
 )
-def test_a_host_that_only_starts_like_a_loopback_name_is_refused_even_locally(endpoint):
+def test_a_host_that_only_starts_like_a_loopback_name_is_refused_even_locally(helper, endpoint):
     for policy in (UNPINNED, LOCAL):
-        assert policy.resolve(endpoint)[1] in ("endpoint_not_allowed", "endpoint_invalid")
-        assert policy.resolve(endpoint)[0] == ""
+        assert helper.resolve(**policy, endpoint=endpoint)[1] in (
+            "endpoint_not_allowed",
+            "endpoint_invalid",
+        )
+        assert helper.resolve(**policy, endpoint=endpoint)[0] == ""
 
 
+@both_helpers
 @pytest.mark.parametrize(
     "endpoint",
     [
@@ -105,17 +117,18 @@ def test_a_host_that_only_starts_like_a_loopback_name_is_refused_even_locally(en
         "http://127.0.0.1:8080/Prod",
     ],
 )
-def test_a_pinned_function_posts_only_to_its_own_url(endpoint):
-    for policy in (PINNED, CallbackPolicy(pinned=STAGE_URL, loopback=True)):
-        assert policy.resolve(endpoint) == ("", "endpoint_not_allowed")
-        assert policy.resolve(STAGE_URL) == (STAGE_URL, "")
+def test_a_pinned_function_posts_only_to_its_own_url(helper, endpoint):
+    for policy in (PINNED, {"pinned": STAGE_URL, "loopback": True}):
+        assert helper.resolve(**policy, endpoint=endpoint) == ("", "endpoint_not_allowed")
+        assert helper.resolve(**policy, endpoint=STAGE_URL) == (STAGE_URL, "")
 
 
-def test_the_execute_api_pattern_needs_the_stage_as_the_only_path_segment():
-    assert is_execute_api_stage_url(STAGE_URL)
-    assert not is_execute_api_stage_url(STAGE_URL + "/extra")
-    assert not is_execute_api_stage_url(STAGE_URL + "?x=1")
-    assert not is_execute_api_stage_url(STAGE_URL.replace("https://", "https://user@"))
+@both_helpers
+def test_the_execute_api_pattern_needs_the_stage_as_the_only_path_segment(helper):
+    assert helper.is_stage_url(STAGE_URL)
+    assert not helper.is_stage_url(STAGE_URL + "/extra")
+    assert not helper.is_stage_url(STAGE_URL + "?x=1")
+    assert not helper.is_stage_url(STAGE_URL.replace("https://", "https://user@"))
 
 
 # --- An unpinned bot function, run as Lambda runs it, with a loopback listener ---
@@ -263,3 +276,35 @@ def test_with_the_local_stacks_switch_the_same_function_does_post_to_loopback(
     ]
     assert "Authorization" in listener.requests[0]["headers"]
     assert listener.requests[0]["body"] == b"The answer."
+
+
+@pytest.mark.parametrize("helper_language", ["node"])
+@pytest.mark.parametrize("local_switch", ["", "1"])
+def test_the_node_helper_posts_to_a_loopback_listener_only_with_the_local_switch(
+    make_helper, listener, event, dynamodb, connection_table, capsys, local_switch
+):
+    # The two tests above, for the Node.js helper: unpinned in a process of its own.
+    endpoint = f"http://127.0.0.1:{listener.port}/2018-06-01/runtime/invocation/x"
+    node = make_helper(
+        **{contract.ENV_CALLBACK_URL: "", contract.ENV_LOCAL_LOOPBACK_CALLBACKS: local_switch}
+    )
+    capsys.readouterr()
+
+    for _ in range(2):
+        with node.open(turn_towards(event, dynamodb, connection_table, endpoint)) as stream:
+            stream.write("The answer.")
+        assert stream.text == "The answer."
+
+    printed = capsys.readouterr().out.splitlines()
+    [warning] = json_lines(printed, "callback_url_unpinned")
+    assert warning["level"] == "WARNING"
+    if local_switch:
+        assert [r["path"] for r in listener.requests] == [
+            "/2018-06-01/runtime/invocation/x/@connections/Victim%3D"
+        ] * 2
+        # Header names are case-insensitive; Node.js sends them in lower case.
+        assert "authorization" in {name.lower() for name in listener.requests[0]["headers"]}
+    else:
+        assert listener.requests == []
+        opened = json_lines(printed, "stream_opened")
+        assert [line["stopReason"] for line in opened] == ["endpoint_not_allowed"] * 2

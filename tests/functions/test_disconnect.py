@@ -5,6 +5,7 @@ from __future__ import annotations
 from lexstream_runtime import contract
 
 from tests.conftest import WebSocketClient
+from tests.faults.dynamodb_faults import FaultyDynamoDB
 from tests.functions.waiting import Completions, eventually
 from tests.stock_web_ui import stock_connect_url
 
@@ -40,26 +41,23 @@ def test_an_old_tabs_disconnect_leaves_the_new_tabs_mapping_in_place(
 
 
 def test_a_new_tab_that_connects_between_lookup_and_delete_keeps_its_mapping(
-    routes, event, connection_item
+    make_function, route_environment, dynamodb_local, event, connection_item
 ):
-    functions = routes(auth=contract.AUTH_IAM)
-    connect, disconnect = functions[contract.ROUTE_CONNECT], functions[contract.ROUTE_DISCONNECT]
+    environment = route_environment(auth=contract.AUTH_IAM)
+    connect = make_function("connect", environment)
     connect.invoke(event("websocket-connect-iam"))
     new_tab = event("websocket-connect-iam")
     new_tab["requestContext"]["connectionId"] = "NewTabConnId0="
-    disconnect.invoke(None)  # cold init, so its DynamoDB client exists
 
     # The race, made certain: the new tab's $connect lands right after the disconnect's
-    # index lookup found the old row, before its delete (both against DynamoDB Local).
-    def new_tab_connects(**_: object) -> None:
-        connect.invoke(new_tab)
-
-    client = disconnect._cold_init().__globals__["DYNAMODB"]
-    client.meta.events.register_first("after-call.dynamodb.Query", new_tab_connects)
-    try:
+    # index lookup found the old row, before its delete (both against DynamoDB Local; the
+    # disconnect's calls pass a proxy that holds the lookup's answer meanwhile).
+    with FaultyDynamoDB(dynamodb_local) as proxy:
+        proxy.before_answering["Query"] = lambda: connect.invoke(new_tab)
+        disconnect = make_function(
+            "disconnect", {**environment, "AWS_ENDPOINT_URL_DYNAMODB": proxy.endpoint_url}
+        )
         response = disconnect.invoke(event("websocket-disconnect"))
-    finally:
-        client.meta.events.unregister("after-call.dynamodb.Query", new_tab_connects)
 
     assert response["statusCode"] == 200
     assert connection_item(IAM_SESSION)[contract.CONNECTION_ID] == {"S": "NewTabConnId0="}

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import pytest
 from lexstream_runtime import contract
 from lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET
-from lexstream_runtime.streaming import open_stream
 
+from tests.functions.stream_helpers import both_helpers
 from tests.functions.test_streaming import SESSION, live  # noqa: F401 - the fixture
 
 NAMESPACE = "Lexstream/test"
@@ -130,6 +130,7 @@ def test_without_a_namespace_the_lines_carry_no_metrics(
     assert contract.METRIC_CONNECTS_ADMITTED not in decision
 
 
+@both_helpers
 def test_a_streamed_turn_records_its_outcome_posts_and_first_post_delay(
     live,  # noqa: F811
     capsys,
@@ -155,12 +156,13 @@ def test_a_streamed_turn_records_its_outcome_posts_and_first_post_delay(
     assert closed["outcome"] == "complete"
 
 
-def test_a_turn_that_does_not_stream_records_why_and_no_first_post_delay(event, dynamodb, capsys):
+@both_helpers
+def test_a_turn_that_does_not_stream_records_why_and_no_first_post_delay(event, helper, capsys):
     lex_event = event("lexv2-fulfillment-plain")
     lex_event["sessionState"]["sessionAttributes"] = {}
     capsys.readouterr()
 
-    with open_stream(lex_event, dynamodb=dynamodb, metrics_namespace=NAMESPACE) as stream:
+    with helper.open(lex_event, metrics_namespace=NAMESPACE) as stream:
         stream.write("Answered.")
 
     [closed] = lines(capsys.readouterr().out, "stream_closed")

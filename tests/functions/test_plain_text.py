@@ -8,12 +8,15 @@ it, and that no letter or digit is lost or invented outside what the rules drop.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lexstream_runtime.plain_text import MarkdownToPlainText, markdown_to_plain_text
+
+from tests.functions.stream_helpers import NodeHelper
 
 
 def render_in(chunks: list[str]) -> str:
@@ -465,3 +468,27 @@ constructs = st.one_of(
 def test_every_letter_and_digit_outside_link_targets_and_fence_info_survives_in_order(parts):
     markdown = " ".join(text for text, _ in parts)
     assert alnum(markdown_to_plain_text(markdown)) == alnum("".join(kept for _, kept in parts))
+
+
+# The Node.js helper's renderer -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node_renderer() -> Iterator[NodeHelper]:
+    """The Node.js helper in a Node.js process, for the whole module."""
+    node = NodeHelper({})
+    yield node
+    node.close()
+
+
+@PROPERTY
+@given(chunked(markdown_texts.map(lambda text: text + "\n" + text)))
+def test_the_node_renderer_gives_the_same_pieces_as_this_one_for_any_chunking(
+    node_renderer, text_and_chunks
+):
+    _text, chunks = text_and_chunks
+    renderer = MarkdownToPlainText()
+    pieces = [renderer.feed(chunk) for chunk in chunks] + [renderer.finish()]
+
+    # Piece by piece, not only the whole: the frames a turn posts are these pieces.
+    assert node_renderer.call("plainText", chunks=chunks)["pieces"] == pieces

@@ -4,7 +4,9 @@ A bot developer's fulfillment hands the helper whatever Lex sent: session attrib
 that are missing, null, not strings, huge or hostile, a session id of any shape, and
 model text with any unicode. Whatever arrives: no exception, a well-formed Lex `Close`
 response carrying exactly the text written, and streaming only towards the connection
-the table maps (every URL generated here points at 127.0.0.1).
+the table maps (every URL generated here points at 127.0.0.1). The helper's test runs
+against the Python and the Node.js helper, the example's against the Python and the
+TypeScript example.
 """
 
 from __future__ import annotations
@@ -18,13 +20,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lexstream_runtime import contract
-from lexstream_runtime.lex import close_response
-from lexstream_runtime.streaming import open_stream
 
-from local_stack.bedrock import LocalBedrock
 from local_stack.gateway import LocalGateway
-from local_stack.lambda_runtime import LambdaFunction
+from local_stack.node_process import javascript_number
 from tests.conftest import WebSocketClient
+from tests.functions.conftest import helper, helper_language, make_helper  # noqa: F401
+from tests.functions.stream_helpers import both_helpers
+from tests.functions.test_bedrock_fulfillment import (  # noqa: F401 - the fixtures
+    both_examples,
+    example,
+    example_language,
+    make_node_function,
+    node_example_bundle,
+)
 from tests.functions.waiting import eventually
 from tests.fuzz.strategies import huge_text, session_ids, text_values
 
@@ -131,10 +139,11 @@ def written_texts() -> st.SearchStrategy[list[str]]:
     return st.lists(chunk, max_size=6)
 
 
+@both_helpers
 def test_any_lex_event_and_any_text_end_in_a_complete_close(
     browser: tuple[LocalGateway, WebSocketClient],
     connection_table: str,
-    dynamodb: Any,
+    helper: Any,  # noqa: F811 - the fixture
     event: Callable[[str], dict[str, Any]],
 ) -> None:
     gateway, client = browser
@@ -143,6 +152,10 @@ def test_any_lex_event_and_any_text_end_in_a_complete_close(
     @FUZZ
     @given(lex_events(base, (gateway.callback_url, connection_table)), written_texts())
     def check(fuzzed: dict[str, Any], chunks: list[str]) -> None:
+        # What the helper gets: for Node.js, through JSON, as from Lex.
+        fuzzed, chunks = helper.as_received(fuzzed), helper.as_received(chunks)
+        # All it was given, joined (in UTF-16, two halves of a pair make one character).
+        text = helper.as_received("".join(chunks))
         before = client.text
         attributes = fuzzed["sessionState"]["sessionAttributes"] or {}
         endpoint = attributes.get(contract.SESSION_ATTR_ENDPOINT)
@@ -157,14 +170,13 @@ def test_any_lex_event_and_any_text_end_in_a_complete_close(
             mapped and isinstance(endpoint, str) and endpoint.startswith(("http://", "https://"))
         )
         to_the_browser = mapped and endpoint == gateway.callback_url
-        turn = open_stream(fuzzed, dynamodb=dynamodb, flush_interval_s=0)
+        turn = helper.open(fuzzed, flush_interval_s=0)
         assert turn.streaming == expect_streaming
         for chunk in chunks:
             turn.write(chunk)
         turn.close(timeout_s=30)
-        text = "".join(chunks)
         assert turn.text == text
-        assert_lex_close(close_response(fuzzed, turn.text), fuzzed, text)
+        assert_lex_close(helper.close_response(fuzzed, turn.text), fuzzed, text)
         if to_the_browser:
             # Every character arrives, in order; lone surrogates become "?" on the wire.
             sent = text.encode("utf-8", "replace").decode("utf-8")
@@ -175,29 +187,25 @@ def test_any_lex_event_and_any_text_end_in_a_complete_close(
     check()
 
 
+@both_examples
 def test_the_example_answers_any_lex_event_with_a_close(
-    make_function: Callable[..., LambdaFunction],
-    make_bedrock: Callable[..., LocalBedrock],
+    example: Callable[..., Any],  # noqa: F811 - the fixture
+    example_language: str,  # noqa: F811 - the fixture
     browser: tuple[LocalGateway, WebSocketClient],
     connection_table: str,
     event: Callable[[str], dict[str, Any]],
 ) -> None:
     gateway, _client = browser
-    bedrock = make_bedrock(tokens_per_second=5000.0)
-    example = make_function(
-        "bedrock_fulfillment",
-        {
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.endpoint_url,
-            contract.ENV_MODEL_ID: "anthropic.claude-3-haiku-20240307-v1:0",
-            contract.ENV_MAX_TOKENS: "40",
-        },
-    )
+    function, _bedrock = example(max_tokens=40, tokens_per_second=5000.0)
     base = event("lexv2-fulfillment-streaming")
 
     @settings(FUZZ, max_examples=30)
     @given(lex_events(base, (gateway.callback_url, connection_table)))
     def check(fuzzed: dict[str, Any]) -> None:
-        response = example.invoke(fuzzed)
+        if example_language == "node":
+            # What the TypeScript example gets: the event as JSON delivers it to JavaScript.
+            fuzzed = json.loads(json.dumps(fuzzed), parse_int=javascript_number)
+        response = function.invoke(fuzzed)
         [message] = response["messages"]
         assert message["content"]
         assert_lex_close(response, fuzzed, message["content"])

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lexstream_runtime import contract
+from lexstream_runtime import contract, websocket
+from lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET
 
 from local_stack.lambda_runtime import LambdaFunction
 from tests.fuzz.strategies import (
@@ -202,6 +203,10 @@ def test_any_client_message_gets_a_cheap_well_formed_answer(
     )
     base = event("websocket-message-default")
 
+    # Hypothesis may draw one connection id many times (and does, shrinking): past its
+    # budget, that connection's messages are refused before anything else is judged.
+    sent: dict[str, int] = {}
+
     @FUZZ
     @given(default_events(base))
     def check(fuzzed: dict[str, Any]) -> None:
@@ -210,6 +215,14 @@ def test_any_client_message_gets_a_cheap_well_formed_answer(
         status = response["statusCode"]
         if not fuzzed["requestContext"].get("connectionId"):
             assert status == 400
+            return
+        # Only a well-formed connection id has a budget to spend.
+        connection_id = websocket.connection_id(fuzzed) or ""
+        spent = sent.get(connection_id, 0) >= CONNECTION_MESSAGE_BUDGET
+        if connection_id:
+            sent[connection_id] = sent.get(connection_id, 0) + 1
+        if connection_id and spent:
+            assert status == 429
             return
         assert status in (200, 400, 413)
         if status == 200:

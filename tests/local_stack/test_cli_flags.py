@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TAKEN_PORT = "{taken_port}"
 CLOSED_URL = "http://127.0.0.1:{closed_port}"
 BROKEN_HANDLER = "{broken_handler}:handler"
+# Folders that are not a Lex Web UI build to serve.
+NO_INDEX_DIR = "{no_index_dir}"
+NOT_A_BUILD_DIR = "{not_a_build_dir}"
+LEX_V1_BUILD_DIR = "{lex_v1_build_dir}"
+# A Node.js module that loads but has no such export.
+MISSING_FUNCTION = "{node_handler}:no_such_export"
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,9 @@ BAD_FLAGS = [
     BadFlag("--bedrock", None, "needs AWS credentials"),
     BadFlag("--model-id gpt", "'gpt'", "a Bedrock model id such as"),
     BadFlag("--handler bot.py", "'bot.py'", "path/to/file.py:function"),
+    BadFlag("--handler bot.rb:handler", "'bot.rb:handler'", "must name a .py, .mjs, .js, .cjs"),
+    BadFlag("--handler missing.mjs:handler", "'missing.mjs:handler'", "an existing file"),
+    BadFlag(f"--handler {MISSING_FUNCTION}", f"'{MISSING_FUNCTION}'", "Runtime.HandlerNotFound"),
     BadFlag("--handler missing.py:handler", "'missing.py:handler'", "an existing file"),
     BadFlag(f"--handler {BROKEN_HANDLER}", f"'{BROKEN_HANDLER}'", "must load as a fulfillment"),
     BadFlag("--quota-limit -1", "-1", "a whole number of at least 1"),
@@ -76,6 +85,15 @@ BAD_FLAGS = [
     BadFlag("--quota-per-source-limit lots", "'lots'", "a whole number"),
     BadFlag("--callback-latency-ms -5", "'-5'", "milliseconds, 0 or more"),
     BadFlag("--callback-latency-ms slow", "'slow'", "a number"),
+    BadFlag("--web-ui /no/such/folder", "'/no/such/folder'", "a folder holding a built Lex Web UI"),
+    BadFlag(f"--web-ui {NO_INDEX_DIR}", f"'{NO_INDEX_DIR}'", "has no index.html"),
+    BadFlag(f"--web-ui {NOT_A_BUILD_DIR}", f"'{NOT_A_BUILD_DIR}'", "not a Lex Web UI build"),
+    BadFlag(f"--web-ui {LEX_V1_BUILD_DIR}", LEX_V1_BUILD_DIR, "configured for a Lex V2 bot"),
+    BadFlag("--web-ui", None, "expected one argument"),
+    BadFlag("--allow-origin 127.0.0.1:5173", "'127.0.0.1:5173'", "scheme://host[:port]"),
+    BadFlag(
+        "--allow-origin http://127.0.0.1:5173/app", "'http://127.0.0.1:5173/app'", "with no path"
+    ),
     BadFlag("--verbose=1", "'1'", "--help lists the flags"),
     BadFlag("--no-such-flag", None, "--help lists the flags"),
 ]
@@ -101,10 +119,27 @@ def placeholders(tmp_path: Path) -> Iterator[dict[str, str]]:
     closed.close()
     broken = tmp_path / "broken_bot.py"
     broken.write_text("raise RuntimeError('this bot does not load')\n")
+    folders = {name: tmp_path / name for name in ("no_index", "not_a_build", "lex_v1")}
+    for folder in folders.values():
+        folder.mkdir()
+    (folders["no_index"] / "lex-web-ui.min.js").write_text("")
+    for name in ("not_a_build", "lex_v1"):
+        (folders[name] / "index.html").write_text("<html></html>")
+    for name in ("lex-web-ui-loader.min.js", "lex-web-ui.min.js"):
+        (folders["lex_v1"] / name).write_text("")
+    (folders["lex_v1"] / "lex-web-ui-loader-config.json").write_text(
+        '{"lex": {"botName": "OrderFlowers"}}'
+    )
+    node = tmp_path / "bot.mjs"
+    node.write_text("export const handler = async () => ({});\n")
     yield {
+        "no_index_dir": str(folders["no_index"]),
+        "not_a_build_dir": str(folders["not_a_build"]),
+        "lex_v1_build_dir": str(folders["lex_v1"]),
         "taken_port": str(taken.getsockname()[1]),
         "closed_port": str(closed_port),
         "broken_handler": str(broken),
+        "node_handler": str(node),
     }
     taken.close()
 

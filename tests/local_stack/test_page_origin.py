@@ -190,8 +190,11 @@ def lex_path(stack: LocalStack, session_id: str) -> str:
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST"])
 def test_clients_without_origin_are_served_at_either_loopback_name(stack: LocalStack, host: str):
     port = stack.gateway.port
+    # A session of its own per case: the previous case's socket may still be closing,
+    # and a live socket keeps its session from a newcomer.
+    session_id = f"raw-client-2-{host}"
     status, _ = request(
-        stack, "GET", socket_path(stack, "raw-client-2"), upgrade_headers(Host=f"{host}:{port}")
+        stack, "GET", socket_path(stack, session_id), upgrade_headers(Host=f"{host}:{port}")
     )
     assert status == 101
     status, text = request(

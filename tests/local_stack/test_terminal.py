@@ -138,14 +138,23 @@ def test_by_default_the_command_prints_one_line_per_connect_turn_and_disconnect(
     assert not [line for line in lines if line.startswith("{")]
 
 
-def test_verbose_adds_every_post_and_the_functions_own_lines(cli):
+def test_verbose_adds_every_post_and_the_functions_own_lines_tagged_with_request_ids(cli):
     running = cli("--verbose")
     _, frames = chat_once(running.base_url)
     lines = running.stop()
     posts = [line for line in lines if line.startswith("post ")]
     assert len(posts) == frames
     assert len([line for line in lines if line.startswith("turn ")]) == 1
-    assert any(line.startswith('fulfillment: {"event": "stream_closed"') for line in lines)
+    request_id = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    [closed] = [
+        m
+        for line in lines
+        if (m := re.match(rf'fulfillment ({request_id}): {{"event": "stream_closed"', line))
+    ]
+    # Lambda's REPORT line closes the same invocation, with a cold start's Init Duration.
+    [report] = [line for line in lines if line.startswith(f"fulfillment {closed[1]}: REPORT ")]
+    assert f"REPORT RequestId: {closed[1]}\tDuration: " in report
+    assert "\tInit Duration: " in report
 
 
 def test_the_turn_line_carries_the_helpers_counts_on_the_activity_channel(iam_stack):

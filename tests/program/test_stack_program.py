@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lexstream_runtime import contract
 
-from functions import layout
+from functions import layout, node_package
 
 from . import views as v
 from .harness import ACCOUNT_ID, StackRecord
@@ -429,8 +429,18 @@ def test_web_ui_may_open_exactly_this_apis_connect_only_with_iam(record: StackRe
     assert record.exports["web_ui_policy_arn"] == policy.outputs["arn"]
 
 
+def layer_for(record: StackRecord, runtime_family: str):
+    """The one layer offered to the runtimes of `runtime_family` ("python", "nodejs")."""
+    (layer,) = [
+        layer
+        for layer in record.of_type(v.LAYER)
+        if layer.inputs["compatibleRuntimes"][0].startswith(runtime_family)
+    ]
+    return layer
+
+
 def test_helper_layer_publishes_the_runtime_package(record: StackRecord) -> None:
-    layer = record.one(v.LAYER)
+    layer = layer_for(record, "python")
     archive = layer.inputs["code"]["archive"]
     assert archive == {k: str(p) for k, p in layout.layer_files().items()}
     assert "python/lexstream_runtime/streaming.py" in archive
@@ -441,6 +451,16 @@ def test_helper_layer_publishes_the_runtime_package(record: StackRecord) -> None
     assert runtimes == [f"python3.{minor}" for minor in range(12, 12 + len(runtimes))]
     assert layer.inputs["compatibleArchitectures"] == ["arm64", "x86_64"]
     assert record.exports["helper_layer_arn"] == layer.outputs["arn"]
+
+
+def test_node_helper_layer_publishes_the_compiled_package(record: StackRecord) -> None:
+    layer = layer_for(record, "nodejs")
+    archive = layer.inputs["code"]["archive"]
+    assert archive == {k: str(p) for k, p in node_package.layer_files().items()}
+    assert "nodejs/node_modules/lexstream-streaming/dist/index.js" in archive
+    assert layer.inputs["compatibleRuntimes"] == ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
+    assert layer.inputs["compatibleArchitectures"] == ["arm64", "x86_64"]
+    assert record.exports["node_helper_layer_arn"] == layer.outputs["arn"]
 
 
 def test_outputs_are_what_the_lex_web_ui_needs(record: StackRecord) -> None:

@@ -1,11 +1,10 @@
-"""Record every AWS action each function calls, through botocore's event system.
+"""Record every AWS action each function calls, from inside each function's process.
 
 Loaded as a pytest plugin for the whole session, so that every function test adds to
-the record. Each botocore client gets a `before-parameter-build` handler (injected through the
-`creating-client-class` event, which every new botocore session carries), and each call
-is attributed to the function whose handler module is on the calling stack; on a
-runtime helper thread (the streaming sender), to the one handler running at the time;
-failing both, to the function whose code created the client.
+the record. Installed, it gives every function Lambda's `AWS_LAMBDA_EXEC_WRAPPER`: a
+script that starts the runtime through `recording_layer/aws_action_log.py`, which logs
+each SDK call the process makes as one JSON line to a file; the recorder reads the file
+back. Each function is its own process, so each line belongs to that function.
 
 The IAM action of a call is what AWS authorizes, which is not always the operation
 name: `post_to_connection` is `execute-api:ManageConnections`, `converse_stream` is
@@ -14,7 +13,9 @@ name: `post_to_connection` is `execute-api:ManageConnections`, `converse_stream`
 
 from __future__ import annotations
 
-import sys
+import json
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,14 +23,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import botocore.handlers
-from lexstream_runtime import contract
+from local_stack.lambda_runtime import function as lambda_function
 
-# Handler module file → function name, from the one table of handlers.
-HANDLER_FILES = {
-    spec.rsplit(".", 1)[0].replace(".", "/") + ".py": name
-    for name, spec in contract.HANDLERS.items()
-}
+LAYER_DIR = Path(__file__).resolve().parent / "recording_layer"
+# Started with the runtime's command line: Python ones go through the logging module.
+WRAPPER_SCRIPT = """#!/bin/sh
+# The shell's own variable, which the function's environment would not have.
+unset PWD
+case "$1" in
+  *python*)
+    interpreter="$1"; shift
+    [ "$1" = "-S" ] && shift
+    export LEXSTREAM_ACTION_LOG='{log}'
+    export PYTHONPATH='{layer}'"${{PYTHONPATH:+:$PYTHONPATH}}"
+    unset AWS_LAMBDA_EXEC_WRAPPER
+    exec "$interpreter" -S -m aws_action_log "$@"
+    ;;
+esac
+unset AWS_LAMBDA_EXEC_WRAPPER
+exec "$@"
+"""
 
 # Operations whose IAM action is not `{signing name}:{operation}`.
 IAM_ACTION_OVERRIDES = {
@@ -88,11 +101,13 @@ class RecordedCall:
 
 @dataclass
 class ActionRecorder:
-    """Every attributed AWS call made in this process while installed."""
+    """Every AWS call made by a function process started while installed."""
 
     calls: list[RecordedCall] = field(default_factory=list)
     active: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _folder: Path | None = None
+    _read_up_to: int = 0
 
     def actions_by_function(self) -> dict[str, set[str]]:
         """Function name → the IAM actions it called."""
@@ -103,24 +118,31 @@ class ActionRecorder:
 
     def snapshot(self) -> list[RecordedCall]:
         with self._lock:
+            self._read_log()
             return list(self.calls)
 
     def install(self) -> None:
-        """Hook every botocore session created from now on (boto3's default one included)."""
+        """Give every function started from now on the recording exec wrapper."""
         self.active = True
-        spec = ("creating-client-class", self._inject_mixin)
-        if spec not in botocore.handlers.BUILTIN_HANDLERS:
-            botocore.handlers.BUILTIN_HANDLERS.append(spec)
-        import boto3
-
-        if boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION._session.register(*spec)
+        self._folder = Path(tempfile.mkdtemp(prefix="lexstream-actions-"))
+        self._read_up_to = 0
+        self._log.touch()
+        wrapper = self._folder / "record-actions"
+        wrapper.write_text(WRAPPER_SCRIPT.format(log=self._log, layer=LAYER_DIR))
+        wrapper.chmod(0o755)
+        lambda_function.SHARED_ENVIRONMENT["AWS_LAMBDA_EXEC_WRAPPER"] = str(wrapper)
 
     def uninstall(self) -> None:
         self.active = False
-        spec = ("creating-client-class", self._inject_mixin)
-        while spec in botocore.handlers.BUILTIN_HANDLERS:
-            botocore.handlers.BUILTIN_HANDLERS.remove(spec)
+        lambda_function.SHARED_ENVIRONMENT.pop("AWS_LAMBDA_EXEC_WRAPPER", None)
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    @property
+    def _log(self) -> Path:
+        assert self._folder is not None, "the recorder is not installed"
+        return self._folder / "actions.jsonl"
 
     @contextmanager
     def recording(self, keep: bool = True) -> Iterator[list[RecordedCall]]:
@@ -131,100 +153,48 @@ class ActionRecorder:
                 made by stand-in code that is not one of the project's functions.
         """
         with self._lock:
+            self._read_log()
             start = len(self.calls)
         found: list[RecordedCall] = []
         try:
             yield found
         finally:
             with self._lock:
+                self._read_log()
                 found.extend(self.calls[start:])
                 if not keep:
-                    self.calls = [call for call in self.calls if call not in found]
+                    del self.calls[start:]
 
-    def _inject_mixin(self, base_classes: list[type], **_: Any) -> None:
-        if _RecordingClient not in base_classes:
-            base_classes.insert(0, _RecordingClient)
-
-    def record(self, client: Any, model: Any, params: Mapping) -> None:
-        if not self.active:
+    def _read_log(self) -> None:
+        # A function writes each line before its call is made, so every call of an
+        # invocation that has returned is in the file.
+        if self._folder is None:
             return
-        function = (
-            calling_function()
-            or helper_thread_function()
-            or getattr(client, "_lexstream_created_by", None)
+        with self._log.open("rb") as log:
+            log.seek(self._read_up_to)
+            data = log.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self._read_up_to += len(complete)
+        for line in complete.splitlines():
+            self.calls.extend(_calls(json.loads(line)))
+
+
+def _calls(logged: Mapping[str, Any]) -> list[RecordedCall]:
+    return [
+        RecordedCall(
+            function=logged["function"],
+            action=action,
+            service=logged["service"],
+            operation=logged["operation"],
+            endpoint=logged["endpoint"],
+            resource=tuple(
+                (name, str(part[name])) for name in _RESOURCE_PARAMETERS if name in part
+            ),
         )
-        if function is None:
-            return  # test set-up and assertions, not function code
-        service = model.service_model
-        new = [
-            RecordedCall(
-                function=function,
-                action=action,
-                service=service.service_name,
-                operation=model.name,
-                endpoint=client.meta.endpoint_url,
-                resource=tuple(
-                    (name, str(part[name])) for name in _RESOURCE_PARAMETERS if name in part
-                ),
-            )
-            for action, part in iam_actions(
-                service.service_name, service.signing_name, model.name, params
-            )
-        ]
-        with self._lock:
-            self.calls.extend(new)
-
-
-def calling_function() -> str | None:
-    """The function whose handler module is on this thread's stack, if any."""
-    for frame in _frames(sys._getframe(1)):
-        name = HANDLER_FILES.get(Path(frame.f_code.co_filename).name)
-        if name is not None:
-            return name
-    return None
-
-
-def helper_thread_function() -> str | None:
-    """On a thread the runtime started (the streaming sender), the function it serves.
-
-    Such a thread has no handler below it. Its stack holds lexstream_runtime code and no
-    test code; while exactly one handler runs anywhere in the process, the thread works
-    for that handler. (A client's creator alone is not enough: the runtime caches
-    clients per process, and the first turn to create one may belong to test code.)
-    """
-    files = [Path(f.f_code.co_filename) for f in _frames(sys._getframe(1))]
-    if not any(path.parent.name == contract.RUNTIME_PACKAGE for path in files):
-        return None
-    if any(_TESTS_DIR in path.parents for path in files):
-        return None
-    running = {
-        name
-        for frame in sys._current_frames().values()
-        for f in _frames(frame)
-        if (name := HANDLER_FILES.get(Path(f.f_code.co_filename).name)) is not None
-    }
-    return running.pop() if len(running) == 1 else None
-
-
-def _frames(frame: Any) -> Iterator[Any]:
-    while frame is not None:
-        yield frame
-        frame = frame.f_back
-
-
-_TESTS_DIR = Path(__file__).resolve().parents[1]
-
-
-class _RecordingClient:
-    """Mixed into every botocore client class while the recorder is installed."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._lexstream_created_by = calling_function()
-        self.meta.events.register("before-parameter-build", self._lexstream_record)
-
-    def _lexstream_record(self, model: Any, params: Mapping, **_: Any) -> None:
-        RECORDER.record(self, model, params)
+        for action, part in iam_actions(
+            logged["service"], logged["signing"], logged["operation"], logged["params"]
+        )
+    ]
 
 
 RECORDER = ActionRecorder()

@@ -93,7 +93,12 @@ def test_calls_are_attributed_to_the_function_even_from_its_threads(
         monkeypatch.setenv(name, value)
     source = tmp_path / "on_default.py"
     source.write_text(HANDLER)
-    function = LambdaFunction("default", "on_default.handler", {"on_default.py": source})
+    function = LambdaFunction(
+        "default",
+        "on_default.handler",
+        {"on_default.py": source},
+        {"AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint},
+    )
     try:
         # A stand-in handler: its calls must not count as the real $default's.
         with RECORDER.recording(keep=False) as calls:
