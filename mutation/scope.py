@@ -108,6 +108,7 @@ TARGETS: tuple[Target, ...] = (
         tests=(
             "tests/provider/test_provider_construct.py",
             "tests/provider/test_provider_input_types.py",
+            "tests/provider/test_input_conversion_by_type.py",
         ),
         # The plugin runs as the engine starts it, with an environment of its own.
         by_coverage=False,
