@@ -205,10 +205,6 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         '{error.args[ -1]!r} is not in the request") from None': (
             "a KeyError carries one argument, the missing key: its first is its last"
         ),
-        "core/ReplaceComparisonOperator_Gt_NotEq: if len(output) > 1: => if len(output) != 1:": (
-            "a request path starts with '/', so the first segment is '' and the list is "
-            "never empty when '..' meets it: != 1 and > 1 agree"
-        ),
     },
     "functions/lexstream_runtime/sessions.py": {
         "core/ExceptionReplacer: except (KeyError, TypeError, ValueError): => "
