@@ -168,9 +168,11 @@ def test_the_release_streams_word_by_word_then_shows_the_final_answer_for_two_tu
     sockets.wait_until_connected()
     ask_and_watch_it_stream(page, page, "What is streaming?")
     # A person reads the answer before asking again. The release appends each frame on a
-    # 500 ms timer that its end of turn does not cancel: a question sent sooner than that
-    # shows "undefined" for the previous turn's last frames (its own timers, not ours).
-    page.wait_for_timeout(RELEASE_TYPING_DELAY_MS * 2)
+    # 500 ms timer that its end of turn does not cancel: a question sent before those fire
+    # shows "undefined" for the previous turn's last frames (its own timers, not ours). A
+    # timer of the page's own, set now, fires after every one of them (HTML runs a window's
+    # timers in order of their due time), however slowly the page runs on a busy machine.
+    page.evaluate("ms => new Promise(done => setTimeout(done, ms))", RELEASE_TYPING_DELAY_MS)
     ask_and_watch_it_stream(page, page, "How do sockets work?")
     assert stack.gateway.counters.connects_accepted == 1
     # Closing the tab closes the socket, and the CLI says so.
