@@ -17,13 +17,13 @@ from typing import Any
 
 from lexstream_runtime import contract
 
-from functions import declarations, layout, node_package
+from functions import declarations, layout
 from local_stack.activity import FunctionPrinted
 from local_stack.bedrock import ModelRequest
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
-from local_stack.node_process import NodeFunction
 from local_stack.stack import LocalStack, StackSettings
+from local_stack.stack_functions import handler_function
 
 from .clients import Listener, WebSocketClients
 from .timeline import ModelOutput, numbered_tokens
@@ -150,7 +150,7 @@ class BenchStack:
         )
         self.local: LocalStack | None = None
         self._exit = contextlib.ExitStack()
-        self._fulfillments: dict[str, LambdaFunction | NodeFunction] = {}
+        self._fulfillments: dict[str, LambdaFunction] = {}
         self.reports = ReportLines()
         # Where the benchmark's own fulfillments reach DynamoDB (a meter, say); None:
         # where the stack's fulfillment does.
@@ -186,13 +186,14 @@ class BenchStack:
             raise RuntimeError("the benchmark stack is not running; use it as a context manager")
         return self.local.gateway
 
-    def fulfillment(self, module: str) -> LambdaFunction | NodeFunction:
+    def fulfillment(self, module: str) -> LambdaFunction:
         """A fulfillment function from benchmarks/fulfillments/, packaged like a bot's own
         (its module plus `lexstream_runtime`, as the helper layer provides it) and with
         the environment the stack gives its own fulfillment. One cold init per module.
 
-        A module named `*.mjs` is a Node.js handler, run in a Node.js process of its own
-        with the Node.js helper (`lexstream-streaming`), reaching DynamoDB as the others do.
+        A module named `*.mjs` is a Node.js handler, run as the stack runs `--handler
+        x.mjs:handler` (aws-lambda-ric, the helpers as its layers), reaching DynamoDB as the
+        others do.
         """
         if module not in self._fulfillments:
             source = FULFILLMENTS_DIR / (module if module.endswith(".mjs") else f"{module}.py")
@@ -203,20 +204,20 @@ class BenchStack:
             if self.fulfillment_dynamodb is not None:
                 environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.fulfillment_dynamodb
             timeout_s = declarations.BEDROCK_FULFILLMENT.timeout_seconds
+            output = self.reports.output(f"bench-{module}")
             if source.suffix == ".mjs":
-                node_package.build()
-                node = NodeFunction(source, environment, timeout_s)
-                node.call("ready")  # its cold init is over: not part of a turn
-                self._fulfillments[module] = node
-                return node
-            function = LambdaFunction(
-                f"bench-{module}",
-                f"{module}.handler",
-                {source.name: source, **layout.runtime_files()},
-                environment,
-                timeout_s=timeout_s,
-                output=self.reports.output(f"bench-{module}"),
-            )
+                function = handler_function(
+                    source, "handler", environment, timeout_s=timeout_s, output=output
+                )
+            else:
+                function = LambdaFunction(
+                    f"bench-{module}",
+                    f"{module}.handler",
+                    {source.name: source, **layout.runtime_files()},
+                    environment,
+                    timeout_s=timeout_s,
+                    output=output,
+                )
             function.initialize()  # the cold start is measured elsewhere, not in a turn
             self._fulfillments[module] = function
         return self._fulfillments[module]

@@ -26,8 +26,9 @@ ensure_python_env() {
   ensure_uv
   # --frozen: install exactly what uv.lock says; --compile-bytecode: this machine sets
   # PYTHONDONTWRITEBYTECODE, and an uncompiled pulumi_aws imports twice as slowly.
-  log "python environment (.venv, from uv.lock)"
-  uv sync --frozen --compile-bytecode --python 3.11 --quiet >&2
+  # Arguments add to the sync, e.g. `--group mutation` for that run's tools.
+  log "python environment (.venv, from uv.lock${*:+, $*})"
+  uv sync --frozen --compile-bytecode --python 3.11 --quiet "$@" >&2
   export PATH="$ROOT/.venv/bin:$PATH"
 }
 

@@ -164,12 +164,15 @@ def _wait_until_answering(process: subprocess.Popen[bytes], endpoint: str) -> st
     return f"no answer on {endpoint} within 60 s ({last_error})"
 
 
-@pytest.fixture(scope="session")
-def dynamodb_local(
-    fake_aws_environment: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A DynamoDB Local process for the session; yields its endpoint URL."""
-    log_path = tmp_path_factory.mktemp("dynamodb-local") / "output.log"
+# Set to the endpoint of a DynamoDB Local that is already running, a session uses that
+# one instead of starting its own. The mutation run (scripts/mutation) starts one for its
+# hundreds of short pytest runs; every test makes its own tables, so they can share it.
+SHARED_DYNAMODB_LOCAL = "LEXSTREAM_TEST_DYNAMODB_LOCAL"
+
+
+@contextlib.contextmanager
+def running_dynamodb_local(log_path: Path) -> Iterator[str]:
+    """Start DynamoDB Local (its output to `log_path`), yield its endpoint URL, stop it."""
     log = log_path.open("wb")
     failures = []
     for _attempt in range(3):  # the probed port may be taken between probe and bind
@@ -189,6 +192,20 @@ def dynamodb_local(
     finally:
         stop(process)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local(
+    fake_aws_environment: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A DynamoDB Local process for the session (or the one SHARED_DYNAMODB_LOCAL names);
+    yields its endpoint URL."""
+    shared = os.environ.get(SHARED_DYNAMODB_LOCAL)
+    if shared:
+        yield shared
+        return
+    with running_dynamodb_local(tmp_path_factory.mktemp("dynamodb-local") / "output.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -237,6 +254,21 @@ def _ended_after_the_test(
             stopping.callback(getattr(thing, end))
 
 
+def function_environment(dynamodb_local: str, environment: dict[str, str]) -> dict[str, str]:
+    """A test function's environment: `environment` over DynamoDB Local's endpoint, the
+    fail-fast one for any other service and the local stack's loopback callbacks."""
+    return {
+        # Any other service's client fails fast, on loopback.
+        "AWS_ENDPOINT_URL": FAKE_AWS_ENVIRONMENT["AWS_ENDPOINT_URL"],
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
+        # As the local stack gives its functions (the session's environment says why).
+        contract.ENV_LOCAL_LOOPBACK_CALLBACKS: FAKE_AWS_ENVIRONMENT[
+            contract.ENV_LOCAL_LOOPBACK_CALLBACKS
+        ],
+        **environment,
+    }
+
+
 @pytest.fixture
 def make_function(dynamodb_local: str) -> Iterator[Callable[..., LambdaFunction]]:
     """`make_function("connect", {ENV: value}, timeout_s=...)` → a cold LambdaFunction;
@@ -253,16 +285,7 @@ def make_function(dynamodb_local: str) -> Iterator[Callable[..., LambdaFunction]
         extra_files: dict[str, Path] | None = None,
         **kwargs: Any,
     ) -> LambdaFunction:
-        env = {
-            # Any other service's client fails fast, on loopback.
-            "AWS_ENDPOINT_URL": FAKE_AWS_ENVIRONMENT["AWS_ENDPOINT_URL"],
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
-            # As the local stack gives its functions (the session's environment says why).
-            contract.ENV_LOCAL_LOOPBACK_CALLBACKS: FAKE_AWS_ENVIRONMENT[
-                contract.ENV_LOCAL_LOOPBACK_CALLBACKS
-            ],
-            **environment,
-        }
+        env = function_environment(dynamodb_local, environment)
         if handler is None and extra_files is None:
             return LambdaFunction.lexstream(name, env, **kwargs)
         # The function's archive with more modules in it, e.g. a wrapper as the handler.

@@ -234,6 +234,8 @@ class SessionRegistry:
         try:
             self.management.get_connection(ConnectionId=connection_id)
         except aws.AWS_ERRORS as error:
+            # 410 is the answer for a connection that is not open, whatever code comes
+            # with it: botocore reports "410" as the code when the error type is absent.
             if aws.error_code(error) == _GONE or aws.http_status(error) == 410:
                 return False
             raise
