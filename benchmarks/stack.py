@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -254,8 +255,48 @@ class BenchStack:
 
 @contextlib.contextmanager
 def process_cpu() -> Iterator[list[float]]:
-    """CPU seconds this process spends inside the block, appended to the yielded list."""
+    """CPU seconds this process and every process it started (the functions' instances,
+    DynamoDB Local) spend inside the block, appended to the yielded list.
+
+    The functions run in processes of their own, as on Lambda, so this process's CPU time
+    alone would leave out the fulfillment whose cost the relay compares. A process that
+    starts and ends inside the block is counted once it is reaped (RUSAGE_CHILDREN).
+    """
     result: list[float] = []
-    started = time.process_time()
+    started_self, started_reaped = time.process_time(), _reaped_children_cpu()
+    started_tree = _descendants_cpu()
     yield result
-    result.append(time.process_time() - started)
+    ended_tree = _descendants_cpu()
+    descendants = sum(cpu - started_tree.get(pid, 0.0) for pid, cpu in ended_tree.items())
+    result.append(
+        time.process_time() - started_self + _reaped_children_cpu() - started_reaped + descendants
+    )
+
+
+def _reaped_children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _descendants_cpu() -> dict[int, float]:
+    """{pid: user + system CPU seconds} of every live descendant of this process, read
+    from /proc (empty where there is none, as off Linux)."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+        try:
+            # The command name, in parentheses, may hold spaces: split after its last ")".
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while being read
+        pid = int(entry.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    ours, frontier = set(), [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in ours]
+        ours.update(children)
+        frontier.extend(children)
+    return {pid: cpu[pid] for pid in ours}
