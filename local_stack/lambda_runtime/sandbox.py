@@ -90,12 +90,15 @@ def node_sandbox(
         handler_dir = handler_dir.resolve()
         # Copied, since Node resolves an import from the file's real location; the
         # handler's own node_modules is linked, as its packages resolve among themselves.
-        shutil.copytree(
-            handler_dir,
-            task_root,
-            symlinks=True,
-            ignore=lambda folder, names: ["node_modules"] if Path(folder) == handler_dir else [],
-        )
+        # Never the temporary folder (this copy's, and every function's) if it is inside.
+        skipped = {Path(tempfile.gettempdir()).resolve(), root.resolve()}
+
+        def ignored(folder: str, names: list[str]) -> list[str]:
+            here = Path(folder)
+            own = ["node_modules"] if here == handler_dir else []
+            return own + [name for name in names if (here / name).resolve() in skipped]
+
+        shutil.copytree(handler_dir, task_root, symlinks=True, ignore=ignored)
         if (handler_dir / "node_modules").is_dir():
             (task_root / "node_modules").symlink_to(handler_dir / "node_modules")
     opt = None
