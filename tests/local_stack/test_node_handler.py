@@ -151,7 +151,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const handler = async () => {
-  const base = join(process.env.NODE_PATH, "lexstream-streaming");
+  const base = join(process.env.NODE_PATH.split(":")[0], "lexstream-streaming");
   const entry = JSON.parse(readFileSync(join(base, "package.json"), "utf8")).exports["."].default;
   const helper = await import(join(base, entry));
   return { nodePath: process.env.NODE_PATH, openStream: typeof helper.openStream };
@@ -167,6 +167,7 @@ def test_a_users_nodejs_handler_gets_the_nodejs_helper_layer_on_its_node_path(tm
     finally:
         function.close()
 
-    # As Lambda unpacks a layer's nodejs/node_modules, which its runtime puts on NODE_PATH.
-    assert Path(result["nodePath"]).parts[-2:] == ("nodejs", "node_modules")
+    # As Lambda unpacks a layer's nodejs/node_modules, which its runtime puts first on
+    # NODE_PATH.
+    assert Path(result["nodePath"].split(":")[0]).parts[-2:] == ("nodejs", "node_modules")
     assert result["openStream"] == "function"
