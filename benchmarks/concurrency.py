@@ -3,9 +3,9 @@
 Every session opens its own WebSocket through the real `$connect` function, then all
 turns start together, each a lexstream fulfillment streaming its own numbered answer.
 Delivery delay is measured per chunk: from the model generating it until the client
-had all of it. CPU is this process's CPU time over the streaming phase, which holds
-the whole local stack (model, gateway, functions, clients) — an upper bound on what the
-fulfillment helper itself costs.
+had all of it. CPU is the CPU time over the streaming phase of this process and of the
+processes it started, which hold the whole local stack (model, gateway, functions,
+clients) — an upper bound on what the fulfillment helper itself costs.
 """
 
 from __future__ import annotations

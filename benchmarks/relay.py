@@ -27,7 +27,7 @@ from .timeline import judge_turn
 APPROACHES = {
     "reference": "reference_fulfillment",
     "lexstream": "helper_fulfillment",
-    # The Node.js helper, in a Node.js process of its own (benchmarks/fulfillments/*.mjs).
+    # The Node.js helper (benchmarks/fulfillments/*.mjs), run as `--handler x.mjs:handler`.
     "lexstream_node": "helper_fulfillment.mjs",
 }
 # The approaches held to lexstream's targets.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,13 +17,13 @@ from typing import Any
 
 from lexstream_runtime import contract
 
-from functions import declarations, layout, node_package
+from functions import declarations, layout
 from local_stack.activity import FunctionPrinted
 from local_stack.bedrock import ModelRequest
 from local_stack.gateway import LocalGateway
 from local_stack.lambda_runtime import LambdaFunction
-from local_stack.node_process import NodeFunction
 from local_stack.stack import LocalStack, StackSettings
+from local_stack.stack_functions import handler_function
 
 from .clients import Listener, WebSocketClients
 from .timeline import ModelOutput, numbered_tokens
@@ -149,7 +150,7 @@ class BenchStack:
         )
         self.local: LocalStack | None = None
         self._exit = contextlib.ExitStack()
-        self._fulfillments: dict[str, LambdaFunction | NodeFunction] = {}
+        self._fulfillments: dict[str, LambdaFunction] = {}
         self.reports = ReportLines()
         # Where the benchmark's own fulfillments reach DynamoDB (a meter, say); None:
         # where the stack's fulfillment does.
@@ -185,13 +186,14 @@ class BenchStack:
             raise RuntimeError("the benchmark stack is not running; use it as a context manager")
         return self.local.gateway
 
-    def fulfillment(self, module: str) -> LambdaFunction | NodeFunction:
+    def fulfillment(self, module: str) -> LambdaFunction:
         """A fulfillment function from benchmarks/fulfillments/, packaged like a bot's own
         (its module plus `lexstream_runtime`, as the helper layer provides it) and with
         the environment the stack gives its own fulfillment. One cold init per module.
 
-        A module named `*.mjs` is a Node.js handler, run in a Node.js process of its own
-        with the Node.js helper (`lexstream-streaming`), reaching DynamoDB as the others do.
+        A module named `*.mjs` is a Node.js handler, run as the stack runs `--handler
+        x.mjs:handler` (aws-lambda-ric, the helpers as its layers), reaching DynamoDB as the
+        others do.
         """
         if module not in self._fulfillments:
             source = FULFILLMENTS_DIR / (module if module.endswith(".mjs") else f"{module}.py")
@@ -202,20 +204,20 @@ class BenchStack:
             if self.fulfillment_dynamodb is not None:
                 environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.fulfillment_dynamodb
             timeout_s = declarations.BEDROCK_FULFILLMENT.timeout_seconds
+            output = self.reports.output(f"bench-{module}")
             if source.suffix == ".mjs":
-                node_package.build()
-                node = NodeFunction(source, environment, timeout_s)
-                node.call("ready")  # its cold init is over: not part of a turn
-                self._fulfillments[module] = node
-                return node
-            function = LambdaFunction(
-                f"bench-{module}",
-                f"{module}.handler",
-                {source.name: source, **layout.runtime_files()},
-                environment,
-                timeout_s=timeout_s,
-                output=self.reports.output(f"bench-{module}"),
-            )
+                function = handler_function(
+                    source, "handler", environment, timeout_s=timeout_s, output=output
+                )
+            else:
+                function = LambdaFunction(
+                    f"bench-{module}",
+                    f"{module}.handler",
+                    {source.name: source, **layout.runtime_files()},
+                    environment,
+                    timeout_s=timeout_s,
+                    output=output,
+                )
             function.initialize()  # the cold start is measured elsewhere, not in a turn
             self._fulfillments[module] = function
         return self._fulfillments[module]
@@ -253,8 +255,48 @@ class BenchStack:
 
 @contextlib.contextmanager
 def process_cpu() -> Iterator[list[float]]:
-    """CPU seconds this process spends inside the block, appended to the yielded list."""
+    """CPU seconds this process and every process it started (the functions' instances,
+    DynamoDB Local) spend inside the block, appended to the yielded list.
+
+    The functions run in processes of their own, as on Lambda, so this process's CPU time
+    alone would leave out the fulfillment whose cost the relay compares. A process that
+    starts and ends inside the block is counted once it is reaped (RUSAGE_CHILDREN).
+    """
     result: list[float] = []
-    started = time.process_time()
+    started_self, started_reaped = time.process_time(), _reaped_children_cpu()
+    started_tree = _descendants_cpu()
     yield result
-    result.append(time.process_time() - started)
+    ended_tree = _descendants_cpu()
+    descendants = sum(cpu - started_tree.get(pid, 0.0) for pid, cpu in ended_tree.items())
+    result.append(
+        time.process_time() - started_self + _reaped_children_cpu() - started_reaped + descendants
+    )
+
+
+def _reaped_children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _descendants_cpu() -> dict[int, float]:
+    """{pid: user + system CPU seconds} of every live descendant of this process, read
+    from /proc (empty where there is none, as off Linux)."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+        try:
+            # The command name, in parentheses, may hold spaces: split after its last ")".
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while being read
+        pid = int(entry.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    ours, frontier = set(), [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in ours]
+        ours.update(children)
+        frontier.extend(children)
+    return {pid: cpu[pid] for pid in ours}

@@ -3,7 +3,7 @@
 The route functions and the example fulfillment get their declaration's handler,
 timeout, memory and environment (`functions.declarations`), filled from the stack's
 tables, gateway and model. A user's own fulfillment (`--handler`) runs from its own
-folder as the task root, with the helper as its layer.
+folder as the task root, with the helpers as its layers (`handler_function`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
-from functions import declarations, layout
+from functions import declarations, layout, node_package
 
 from .lambda_runtime import FunctionError, LambdaFunction, sandbox
 from .settings import StackError, StackSettings, handler_parts
@@ -81,19 +83,39 @@ def create_functions(
             "scripts/local installs it",
             setting="handler",
         )
-    # Its folder is the task root, as it would be zipped: its own vendored packages or
-    # node_modules load; the helper comes as the layer.
-    functions["fulfillment"] = LambdaFunction(
+    try:
+        functions["fulfillment"] = handler_function(path, function, environment, **common)
+    except node_package.NodePackageBuildError as error:
+        raise StackError(
+            f"names a Node.js handler, whose helper layer could not be built "
+            f"(got {settings.handler!r}): {error}",
+            setting="handler",
+        ) from None
+    log.info("fulfillment: %s", settings.handler)
+    return functions
+
+
+def handler_function(
+    path: Path, function: str, environment: Mapping[str, str], **options: Any
+) -> LambdaFunction:
+    """A user's handler (`path`, its export or function `function`) as a Lambda function:
+    its folder is the task root, as it would be zipped, so its own vendored packages or
+    node_modules load; the helper comes as a layer under the instance's /opt (Python's
+    under `python/`, and for a Node.js handler the Node.js helper under
+    `nodejs/node_modules/lexstream-streaming`, as the component publishes them).
+    `options` are LambdaFunction's (timeout_s, memory_mb, output, ...)."""
+    layers = layout.layer_files()
+    if sandbox.language_of(path.name) == "node":
+        layers = {**layers, **node_package.layer_files()}
+    return LambdaFunction(
         path.stem,
         f"{path.stem}.{function}",
         {},
         environment,
         task_root=path.parent,
-        layers=layout.layer_files(),
-        **common,
+        layers=layers,
+        **options,
     )
-    log.info("fulfillment: %s", settings.handler)
-    return functions
 
 
 def initialize(functions: Mapping[str, LambdaFunction], settings: StackSettings) -> None:

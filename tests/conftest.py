@@ -254,6 +254,21 @@ def _ended_after_the_test(
             stopping.callback(getattr(thing, end))
 
 
+def function_environment(dynamodb_local: str, environment: dict[str, str]) -> dict[str, str]:
+    """A test function's environment: `environment` over DynamoDB Local's endpoint, the
+    fail-fast one for any other service and the local stack's loopback callbacks."""
+    return {
+        # Any other service's client fails fast, on loopback.
+        "AWS_ENDPOINT_URL": FAKE_AWS_ENVIRONMENT["AWS_ENDPOINT_URL"],
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
+        # As the local stack gives its functions (the session's environment says why).
+        contract.ENV_LOCAL_LOOPBACK_CALLBACKS: FAKE_AWS_ENVIRONMENT[
+            contract.ENV_LOCAL_LOOPBACK_CALLBACKS
+        ],
+        **environment,
+    }
+
+
 @pytest.fixture
 def make_function(dynamodb_local: str) -> Iterator[Callable[..., LambdaFunction]]:
     """`make_function("connect", {ENV: value}, timeout_s=...)` → a cold LambdaFunction;
@@ -270,16 +285,7 @@ def make_function(dynamodb_local: str) -> Iterator[Callable[..., LambdaFunction]
         extra_files: dict[str, Path] | None = None,
         **kwargs: Any,
     ) -> LambdaFunction:
-        env = {
-            # Any other service's client fails fast, on loopback.
-            "AWS_ENDPOINT_URL": FAKE_AWS_ENVIRONMENT["AWS_ENDPOINT_URL"],
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
-            # As the local stack gives its functions (the session's environment says why).
-            contract.ENV_LOCAL_LOOPBACK_CALLBACKS: FAKE_AWS_ENVIRONMENT[
-                contract.ENV_LOCAL_LOOPBACK_CALLBACKS
-            ],
-            **environment,
-        }
+        env = function_environment(dynamodb_local, environment)
         if handler is None and extra_files is None:
             return LambdaFunction.lexstream(name, env, **kwargs)
         # The function's archive with more modules in it, e.g. a wrapper as the handler.

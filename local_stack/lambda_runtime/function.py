@@ -129,6 +129,7 @@ class LambdaFunction:
         self._given_root = task_root
         self._task_root: Path | None = task_root
         self._opt: Path | None = None
+        self._sandbox: Path | None = None  # a Node.js function's folder, with both above
         self._idle: list[Instance] = []
         self._busy: set[Instance] = set()
         self._lock = threading.Condition()
@@ -293,6 +294,10 @@ class LambdaFunction:
 
     def _prepare(self) -> tuple[Path, Path | None]:
         with self._lock:
+            if self._sandbox is None and self.language == "node":
+                self._sandbox, self._task_root, self._opt = sandbox.node_sandbox(
+                    f"lexstream-{self.name}-", self.files, self._given_root, self.layers
+                )
             if self._task_root is None:
                 self._task_root = sandbox.unpack(self.files, f"lexstream-{self.name}-")
             if self._opt is None and self.layers:
@@ -370,6 +375,9 @@ class LambdaFunction:
         deadline = time.monotonic() + wait_s
         for instance in instances:
             instance.close(max(0.0, deadline - time.monotonic()))
+        if self._sandbox is not None:
+            shutil.rmtree(self._sandbox, ignore_errors=True)
+            self._sandbox, self._task_root, self._opt = None, self._given_root, None
         for folder in (None if self._given_root else self._task_root, self._opt):
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -11,6 +11,23 @@ runtime's own packages (the runtime interface client, boto3) and nothing else. L
 - the runtime's packages are the installed distributions of `awslambdaric` and `boto3`
   (and what they require), linked into one folder; the interpreter starts without
   `site`, so nothing else installed here, and nothing of this project, is importable.
+
+A Node.js function sees, on Lambda, its archive at /var/task, its layers' packages at
+/opt/nodejs/node_modules and the runtime's AWS SDK v3. Locally each function gets a
+private folder laid out so that both `require` (NODE_PATH) and ES-module `import` (which
+ignores NODE_PATH and looks only in the `node_modules` of the importing file's ancestors)
+reach the same packages, first found first:
+
+    <root>/var/task/               the archive, or a copy of the handler's folder (its own
+                                   node_modules linked, not copied)
+    <root>/var/node_modules        → <root>/opt/nodejs/node_modules (the layers)
+    <root>/opt/                    the layers, unpacked
+    <root>/node_modules            → the runtime's SDK: the `@aws-sdk/client-*` packages
+                                   this project pins and their dependency closure, from
+                                   package-lock.json, linked to the installed packages
+
+so a handler imports its own packages, then the layers', then the SDK's, and nothing
+else installed in this repository (no TypeScript, esbuild or Pulumi).
 """
 
 from __future__ import annotations
@@ -18,6 +35,7 @@ from __future__ import annotations
 import atexit
 import functools
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -25,6 +43,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from functions import declarations, layout
 
@@ -35,17 +54,60 @@ PYTHON_SUFFIXES = (".py",)
 NODE_SUFFIXES = (".mjs", ".js", ".cjs")
 # Lambda runs the runtime's command through this script, when a function sets it.
 EXEC_WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER"
-NODE_RIC = Path(__file__).resolve().parents[2] / "node_modules" / "aws-lambda-ric"
+REPOSITORY = Path(__file__).resolve().parents[2]
+NODE_MODULES = REPOSITORY / "node_modules"
+NODE_RIC = NODE_MODULES / "aws-lambda-ric"
+# The packages of Lambda's Node.js runtime SDK that this project pins (package.json).
+NODE_SDK_PREFIX = "@aws-sdk/client-"
 
 
 def unpack(files: Mapping[str, Path], prefix: str) -> Path:
     """Copy archive entries (`arcname` → source file) into a new private folder."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
+    copy_files(files, folder)
+    return folder
+
+
+def copy_files(files: Mapping[str, Path], folder: Path) -> None:
+    """Copy archive entries (`arcname` → source file) into `folder`."""
     for arcname, source in files.items():
         target = folder / arcname
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-    return folder
+
+
+def node_sandbox(
+    prefix: str, files: Mapping[str, Path], handler_dir: Path | None, layers: Mapping[str, Path]
+) -> tuple[Path, Path, Path | None]:
+    """A Node.js function's private folder (see the module docstring), from its archive
+    `files` or, when given, a copy of `handler_dir`. Returns (root, task root, opt)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    task_root = root / "var" / "task"
+    if handler_dir is None:
+        task_root.mkdir(parents=True)
+        copy_files(files, task_root)
+    else:
+        handler_dir = handler_dir.resolve()
+        # Copied, since Node resolves an import from the file's real location; the
+        # handler's own node_modules is linked, as its packages resolve among themselves.
+        # Never the temporary folder (this copy's, and every function's) if it is inside.
+        skipped = {Path(tempfile.gettempdir()).resolve(), root.resolve()}
+
+        def ignored(folder: str, names: list[str]) -> list[str]:
+            here = Path(folder)
+            own = ["node_modules"] if here == handler_dir else []
+            return own + [name for name in names if (here / name).resolve() in skipped]
+
+        shutil.copytree(handler_dir, task_root, symlinks=True, ignore=ignored)
+        if (handler_dir / "node_modules").is_dir():
+            (task_root / "node_modules").symlink_to(handler_dir / "node_modules")
+    opt = None
+    if layers:
+        opt = root / "opt"
+        copy_files(layers, opt)
+        (root / "var" / "node_modules").symlink_to(opt / "nodejs" / "node_modules")
+    (root / "node_modules").symlink_to(node_runtime_modules(), target_is_directory=True)
+    return root, task_root, opt
 
 
 def language_of(handler_file: str) -> str:
@@ -81,6 +143,7 @@ def runtime_path(language: str, task_root: Path, opt: Path | None) -> str:
     """The module search path Lambda's runtime gives a function, as a path list."""
     if language == "node":
         parts = [] if opt is None else [str(opt / "nodejs" / "node_modules")]
+        parts += [str(node_runtime_modules()), str(task_root)]
     else:
         # The task root comes first too: `python -m` puts the working directory there.
         parts = []
@@ -180,3 +243,52 @@ def _top_level_entries(names: tuple[str, ...]) -> set[Path]:
 
 def _normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.cache
+def node_runtime_modules() -> Path:
+    """A `node_modules` folder holding exactly the runtime's AWS SDK packages (links to
+    the installed ones)."""
+    folder = Path(tempfile.mkdtemp(prefix="lexstream-node-runtime-")) / "node_modules"
+    atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
+    folder.mkdir()
+    lock = json.loads((REPOSITORY / "package-lock.json").read_text(encoding="utf-8"))
+    for name in sorted(node_sdk_closure(lock["packages"])):
+        link = folder / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(NODE_MODULES / name, target_is_directory=True)
+    return folder
+
+
+def node_sdk_closure(packages: Mapping[str, Any]) -> set[str]:
+    """The top-level packages the pinned `@aws-sdk/client-*` packages need, themselves
+    included: a walk of package-lock.json's `packages`, resolving each dependency as
+    Node does (the nearest `node_modules` upwards from the package that needs it)."""
+    root = packages[""]
+    pinned = {**root.get("dependencies", {}), **root.get("devDependencies", {})}
+    pending = [f"node_modules/{name}" for name in pinned if name.startswith(NODE_SDK_PREFIX)]
+    seen: set[str] = set()
+    while pending:
+        key = pending.pop()
+        if key in seen or key not in packages:
+            continue
+        seen.add(key)
+        entry = packages[key]
+        for name in {**entry.get("dependencies", {}), **entry.get("optionalDependencies", {})}:
+            found = _resolved(packages, key, name)
+            if found is not None:
+                pending.append(found)
+    return {key.removeprefix("node_modules/") for key in seen if key.count("node_modules/") == 1}
+
+
+def _resolved(packages: Mapping[str, Any], key: str, name: str) -> str | None:
+    """The lock key `name` resolves to when required from the package at `key`."""
+    base = key
+    while True:
+        candidate = f"{base}/node_modules/{name}" if base else f"node_modules/{name}"
+        if candidate in packages:
+            return candidate
+        if not base:
+            return None
+        cut = base.rfind("/node_modules/")
+        base = base[:cut] if cut >= 0 else ""

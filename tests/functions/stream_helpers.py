@@ -24,8 +24,8 @@ from lexstream_runtime.lex import close_response
 from lexstream_runtime.streaming import StreamingTurn, open_stream
 
 from functions import node_package
-from local_stack.node_process import NodeError, NodeProcess, javascript_number
 from tests.conftest import fake_aws_session
+from tests.functions.node_process import NodeError, NodeProcess, javascript_number
 
 LANGUAGES = ("python", "node")
 # Runs a behaviour test once against each helper (the `helper` fixture follows it).

@@ -1,7 +1,9 @@
 """The example Bedrock fulfillments, run as Lambda runs them, against the local Bedrock,
 DynamoDB Local and the local gateway: the Python one (functions/bedrock_fulfillment) and,
 in tests marked `both_examples`, the TypeScript one (examples/nodejs-fulfillment), bundled
-with esbuild as its package.json says and run in a Node.js process of its own."""
+with esbuild as its package.json says and run as `scripts/local --handler
+examples/nodejs-fulfillment/dist/index.mjs:handler` runs it (aws-lambda-ric, a process of its
+own per instance)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from lexstream_runtime import contract
 from lexstream_runtime.plain_text import markdown_to_plain_text
 
 from local_stack.bedrock import split_tokens
-from local_stack.node_process import NodeError, NodeFunction
-from tests.conftest import _ended_after_the_test
+from local_stack.lambda_runtime import FunctionError, LambdaFunction
+from local_stack.stack_functions import handler_function
+from tests.conftest import _ended_after_the_test, function_environment
 from tests.functions.stream_helpers import NODE_EXAMPLE_DIR, build_node_example
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,12 +55,13 @@ def node_example_bundle() -> Path:
 
 @pytest.fixture
 def make_node_function(dynamodb_local: str, node_example_bundle: Path) -> Iterator[Any]:
-    """`make_node_function(environment, timeout_s)` → the TypeScript example in a Node.js
-    process of its own, ended when the test ends."""
+    """`make_node_function(environment, timeout_s)` → the TypeScript example as a Lambda
+    function, built as the local stack builds a `--handler` one; closed when the test
+    ends."""
 
-    def make(environment: dict[str, str], timeout_s: float) -> NodeFunction:
-        env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, **environment}
-        return NodeFunction(node_example_bundle, env, timeout_s)
+    def make(environment: dict[str, str], timeout_s: float) -> LambdaFunction:
+        env = function_environment(dynamodb_local, environment)
+        return handler_function(node_example_bundle, "handler", env, timeout_s=timeout_s)
 
     yield from _ended_after_the_test(make, end="close")
 
@@ -276,8 +280,8 @@ def test_the_example_fails_its_cold_init_naming_a_missing_or_invalid_variable(
         env = {key: val for key, val in env.items() if key != variable}
         if value is not None:
             env[variable] = value
-        # The module's own init fails: every invocation answers with that error.
-        with pytest.raises(NodeError) as raised:
+        # The module's own init fails: the invocation answers with that error.
+        with pytest.raises(FunctionError) as raised:
             make_node_function(env, 30.0).invoke(event("lexv2-fulfillment-plain"))
         message = raised.value.message
 

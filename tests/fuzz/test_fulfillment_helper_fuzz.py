@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from lexstream_runtime import contract
 
 from local_stack.gateway import LocalGateway
-from local_stack.node_process import javascript_number
 from tests.conftest import WebSocketClient
 from tests.functions.conftest import helper, helper_language, make_helper  # noqa: F401
+from tests.functions.node_process import javascript_number
 from tests.functions.stream_helpers import both_helpers
 from tests.functions.test_bedrock_fulfillment import (  # noqa: F401 - the fixtures
     both_examples,

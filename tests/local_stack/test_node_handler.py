@@ -17,6 +17,7 @@ import pytest
 from local_stack_helpers import StockChatSession
 
 from local_stack.stack import LocalStack, StackSettings
+from local_stack.stack_functions import handler_function
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -143,3 +144,30 @@ def test_a_node_handler_answers_a_lex_turn_and_streams_to_a_stock_web_ui_client(
     lines = [event.line for event in printed if getattr(event, "function", None) == "fulfillment"]
     assert any("node_streamed" in line for line in lines)
     assert any(line.startswith("REPORT RequestId: ") for line in lines)
+
+
+LAYER_PROBE = """
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const handler = async () => {
+  const base = join(process.env.NODE_PATH.split(":")[0], "lexstream-streaming");
+  const entry = JSON.parse(readFileSync(join(base, "package.json"), "utf8")).exports["."].default;
+  const helper = await import(join(base, entry));
+  return { nodePath: process.env.NODE_PATH, openStream: typeof helper.openStream };
+};
+"""
+
+
+def test_a_users_nodejs_handler_gets_the_nodejs_helper_layer_on_its_node_path(tmp_path: Path):
+    (tmp_path / "index.mjs").write_text(LAYER_PROBE)
+    function = handler_function(tmp_path / "index.mjs", "handler", {}, timeout_s=30.0)
+    try:
+        result = function.invoke({})
+    finally:
+        function.close()
+
+    # As Lambda unpacks a layer's nodejs/node_modules, which its runtime puts first on
+    # NODE_PATH.
+    assert Path(result["nodePath"].split(":")[0]).parts[-2:] == ("nodejs", "node_modules")
+    assert result["openStream"] == "function"

@@ -1,11 +1,10 @@
-"""Node.js code in a process of its own, driven one JSON command line at a time: a Lambda
-handler as the Lambda runtime calls it (`NodeFunction`, through node_handler_runner.mjs),
-or a test's driver script.
+"""A test's Node.js driver script (node_stream_driver.mjs) in a process of its own, driven
+one JSON command line at a time.
 
 Each command is `{"id": n, "op": ..., ...}` on the process's stdin; the reply is one stdout
 line `{"driverReply": n, ...}`, written after whatever the code printed while doing it.
-That other output (a function's log lines) goes to this process's stdout, in order, as a
-Lambda function's goes to its log.
+That other output (the driven code's log lines) goes to this process's stdout, in order, as
+a Lambda function's goes to its log.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-RUNNER = Path(__file__).resolve().parent / "node_handler_runner.mjs"
 REPLY_TIMEOUT_S = 120.0
 # The AWS SDK warns once per process that its releases from 2027 on need Node.js 22; the
 # machines here run Node.js 20, as Lambda's nodejs20.x does, with the SDK pinned.
@@ -33,7 +31,7 @@ def javascript_number(digits: str) -> int | float:
 
 class NodeProcess:
     """A Node.js process running `script` with `arguments`, answering one JSON command
-    line at a time (the protocol of node_stream_driver.mjs and node_handler_runner.mjs).
+    line at a time (the protocol of node_stream_driver.mjs).
 
     `environment` is added to this process's. Its other output goes to this process's
     stdout, where a Lambda function's goes, in order.
@@ -96,7 +94,7 @@ class NodeProcess:
     def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
-        # A closed stdin ends the runner once its last command is answered; one that is
+        # A closed stdin ends the driver once its last command is answered; one that is
         # stuck is killed.
         try:
             self.process.wait(timeout=10)
@@ -113,29 +111,3 @@ class NodeError(Exception):
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
-
-
-class NodeFunction(NodeProcess):
-    """A Node.js Lambda handler (`module_path`, export `handler`) in its own process, its
-    module imported once as at a cold start; `invoke(event)` as LambdaFunction's.
-
-    After each invocation `last_invocation` holds what the runner reported: `cpuSeconds`,
-    the process's CPU time for it.
-    """
-
-    def __init__(
-        self,
-        module_path: Path,
-        environment: dict[str, str],
-        timeout_s: float,
-        *,
-        memory_mb: int = 256,
-    ) -> None:
-        super().__init__(RUNNER, [str(module_path), "handler", str(timeout_s)], environment)
-        self.memory_mb = memory_mb
-        self.last_invocation: dict[str, Any] = {}
-
-    def invoke(self, event: Any) -> Any:
-        reply = self.call("invoke", event=event)
-        self.last_invocation = reply
-        return reply["result"]
