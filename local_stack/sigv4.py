@@ -265,18 +265,20 @@ def _canonical_headers(signed_headers: list[str], headers: dict[str, str]) -> st
 
 
 def _remove_dot_segments(path: str) -> str:
-    # RFC 3986 5.2.4, as botocore normalizes a path before signing it.
-    output: list[str] = []
+    """`path` as botocore's SigV4 signer canonicalizes it for every service but S3 (so for
+    execute-api and lex): empty and `.` segments dropped, `..` dropping the segment kept
+    before it (none above the root), the leading slash kept, and a trailing slash kept
+    only where the path ends with one and some segment remains."""
+    kept: list[str] = []
     for segment in path.split("/"):
         if segment == "..":
-            if len(output) > 1:
-                output.pop()
-        elif segment != ".":
-            output.append(segment)
-    normalized = "/".join(output)
-    if path.endswith(("/.", "/..")) and not normalized.endswith("/"):
-        normalized += "/"
-    return normalized
+            if kept:
+                kept.pop()
+        elif segment not in ("", "."):
+            kept.append(segment)
+    leading = "/" if path.startswith("/") else ""
+    trailing = "/" if kept and path.endswith("/") else ""
+    return leading + "/".join(kept) + trailing
 
 
 def _encode(value: str) -> str:

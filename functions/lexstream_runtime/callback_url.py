@@ -133,12 +133,10 @@ def is_execute_api_stage_url(endpoint: str) -> bool:
 
 
 def _is_loopback(endpoint: str) -> bool:
-    try:
-        host = urlsplit(endpoint).hostname
-    except ValueError:
-        return False
-    # The exact names only: `localhost.evil.example` or `127.0.0.1.nip.io` are anywhere.
-    return host in _LOOPBACK_HOSTS
+    """Whether `endpoint`, a URL that `callback_url_problem` has found readable, names this
+    machine. The exact names only: `localhost.evil.example` or `127.0.0.1.nip.io` are
+    anywhere."""
+    return urlsplit(endpoint).hostname in _LOOPBACK_HOSTS
 
 
 def callback_url_problem(endpoint: str) -> str:

@@ -17,7 +17,7 @@ from botocore.credentials import Credentials
 from local_stack_helpers import presign
 
 from local_stack.identity import LocalCredentials
-from local_stack.sigv4 import SignatureError, verify_presigned_request
+from local_stack.sigv4 import SignatureError, verify_presigned_request, verify_signed_request
 from tests.local_stack.test_sigv4 import SIGNER as _SIGNER
 from tests.local_stack.test_sigv4 import _signed, _verify
 
@@ -99,6 +99,49 @@ def test_a_header_signed_call_with_dot_dot_segments_verifies_as_botocore_signs_i
     # botocore removes dot segments before signing; ".." at the root stays at the root.
     request = _signed(url=f"http://127.0.0.1:8080{path}")
     assert _verify(request) == _SIGNER
+
+
+@pytest.mark.parametrize("service", ["execute-api", "lex"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/local/%40connections/abc/.",
+        "/local/%40connections/abc/x/..",
+        "/local/%40connections/abc/..",
+        "/local//%40connections///abc",
+        "//local/%40connections/abc//",
+        "/local/%40connections/abc/",
+        "/local/./../..//.",
+        "/.",
+        "//",
+        "/",
+    ],
+)
+def test_a_header_signed_call_verifies_for_any_path_botocore_signs(path, service):
+    # botocore drops empty and "." segments, and keeps a trailing slash only after a
+    # segment that remains, for every service but S3.
+    request = _signed(url=f"http://127.0.0.1:8080{path}", service=service)
+    lookup = {_SIGNER.access_key_id: _SIGNER}.get
+    verified = verify_signed_request(
+        **request, region=REGION, lookup=lookup, now=time.time(), service=service
+    )
+    assert verified == _SIGNER
+
+
+@pytest.mark.parametrize(
+    ("signed", "sent"),
+    [
+        ("/local/%40connections/abc/", "/local/%40connections/abc"),
+        ("/local/%40connections/abc", "/local/%40connections/abc/"),
+        ("/local/%40connections/abc/..", "/local/%40connections/abc"),
+        ("/local/%40connections/", "/local/%40connections/abc/.."),
+    ],
+)
+def test_a_header_signed_call_is_refused_for_a_path_botocore_signs_otherwise(signed, sent):
+    request = _signed(url=f"http://127.0.0.1:8080{signed}")
+    request["raw_path"] = sent
+    with pytest.raises(SignatureError, match="signature does not match"):
+        _verify(request)
 
 
 SIGNED_AT = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)

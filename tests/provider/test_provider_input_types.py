@@ -147,3 +147,18 @@ def test_the_provider_keeps_serving_after_refusals(plugin: RunningPlugin) -> Non
     refusal(plugin, {"webUiRoleNames": {"Admin": "x"}})
     construct(plugin, {})
     assert any(r.type_ == v.FUNCTION for r in plugin.engine.registrations)
+
+
+def test_a_whole_number_is_reported_as_written_up_to_2_to_the_53_and_as_it_arrived_above(
+    plugin: RunningPlugin,
+) -> None:
+    # Every number crosses the wire as a float, which holds every whole number up to 2**53
+    # exactly; above, it no longer tells which whole number the caller wrote.
+    largest_exact = 2**53
+    details = refusal(plugin, {"quotaLimit": float(largest_exact)})
+    assert details.startswith("quotaLimit must be "), details
+    assert details.endswith(f"(got {largest_exact})"), details
+    inexact = float(largest_exact + 2)
+    details = refusal(plugin, {"quotaLimit": inexact})
+    assert details.startswith("quotaLimit must be "), details
+    assert details.endswith(f"(got {inexact!r})"), details
