@@ -1,7 +1,9 @@
 """The local stack's DynamoDB: an embedded pure-Python server, or any endpoint you name.
 
-By default moto's server runs in this process on a free loopback port (ready in well
-under a second, no Java). Any other endpoint works too — DynamoDB Local, or AWS itself
+By default moto's DynamoDB runs in this process on a free loopback port (ready in well
+under a second, no Java), one request at a time: moto reads, checks and writes an item
+in separate steps, so two conditional writes served at once could both pass their
+condition, which DynamoDB never allows. Any other endpoint works too — DynamoDB Local, or AWS itself
 when you point the stack at it on purpose. Either way the two tables are created from
 `contract.CONNECTION_TABLE_SCHEMA` and `contract.QUOTA_TABLE_SCHEMA`, exactly the
 schemas the component deploys.
@@ -16,11 +18,32 @@ from typing import Any
 import boto3
 from lexstream_runtime import contract
 from moto.dynamodb.models import dynamodb_backends
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from .stopping import within
 
 log = logging.getLogger("lexstream.local.dynamodb")
+
+
+class _OneAtATime:
+    """A WSGI application that serves one request at a time. DynamoDB makes every
+    single-item write atomic (a conditional UpdateItem's check and write cannot be split
+    by another write); moto does not, so its requests are served in turn.
+
+    moto answers with a body it has already built, so the lock covers the whole call."""
+
+    def __init__(self, application: Any) -> None:
+        self._application = application
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self._lock:
+            return self._application(environ, start_response)
 
 
 class EmbeddedDynamoDB:
@@ -35,7 +58,8 @@ class EmbeddedDynamoDB:
     _running_lock = threading.Lock()
 
     def __init__(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self.endpoint_url: str | None = None
 
     def start(self) -> EmbeddedDynamoDB:
@@ -54,15 +78,25 @@ class EmbeddedDynamoDB:
         # an embedded DynamoDB starts empty, like DynamoDB Local with -inMemory.
         for account in list(dynamodb_backends.values()):
             account.reset()
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        application = _OneAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            "127.0.0.1", 0, application, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="embedded-dynamodb", daemon=True
+        )
+        self._thread.start()
+        host, port = self._server.server_address[:2]
         self.endpoint_url = f"http://{host}:{port}"
         return self
 
     def stop(self) -> None:
-        if self.endpoint_url is not None:
-            # moto joins its server thread without a limit.
-            within(3.0, "the embedded DynamoDB", self._server.stop)
+        if self._server is not None:
+            within(3.0, "the embedded DynamoDB", self._server.shutdown)
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(3.0)
+            self._server = self._thread = None
             self.endpoint_url = None
         with EmbeddedDynamoDB._running_lock:
             if EmbeddedDynamoDB._running is self:
