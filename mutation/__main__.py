@@ -228,6 +228,9 @@ def measure(
     data_file = scratch / ".coverage"
     rcfile = scratch / "coveragerc"
     durations_file = scratch / "durations.json"
+    copies = _archive_names(ROOT / target.path)
+    # Only the module and its copies in the archives: measuring the rest costs time.
+    include = [str(tree / target.path), *(f"*{name}" for name in copies)]
     rcfile.write_text(
         "[run]\n"
         f"data_file = {data_file}\n"
@@ -235,6 +238,7 @@ def measure(
         "patch = subprocess\n"
         # Processes a test starts record its node id (see mutation.measure).
         f"context = ${{{TEST_VARIABLE}}}\n"
+        "include =\n" + "".join(f"    {pattern}\n" for pattern in include)
     )
     command = [
         sys.executable,
@@ -256,7 +260,6 @@ def measure(
     cov.combine(data_paths=[str(scratch)], strict=True)
     data = cov.get_data()
     tests_by_line: dict[int, set[str]] = defaultdict(set)
-    copies = _archive_names(ROOT / target.path)
     for measured in data.measured_files():
         # Each Lambda archive runs its own copy of the module, in a folder that is gone
         # by now: it is known by its place in the archive.
