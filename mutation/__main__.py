@@ -52,6 +52,11 @@ from tests.conftest import SHARED_DYNAMODB_LOCAL, running_dynamodb_local
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "mutation" / "results"
 NOT_RUN = "no test executes this line"
+# pytest's options for the measuring run and every mutant's run alike. Each mutant starts
+# its own pytest, so what pytest loads at its start is paid once per mutant: without
+# Hypothesis's plugin (which imports all of Hypothesis, about half of that cost), a test
+# that uses Hypothesis still runs; only its statistics and options are gone.
+PYTEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 
 def main(argv: list[str]) -> int:
@@ -247,9 +252,7 @@ def measure(
         str(rcfile),
         str(durations_file),
         "--",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+        *PYTEST_OPTIONS,
         *target.tests,
     ]
     finished = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
@@ -382,7 +385,7 @@ def run_mutant(
         key=lambda node_id: (durations.get(node_id, 0.0), node_id),
     )
     if tests:
-        pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        pytest = [sys.executable, "-m", "pytest", "-x", *PYTEST_OPTIONS]
         command = shlex.join(
             ["env", "-C", str(tree), f"PYTHONPATH={_python_path(tree)}", *pytest, *tests]
         )
