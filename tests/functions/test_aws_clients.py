@@ -12,11 +12,8 @@ import gc
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import botocore.loaders
 import pytest
@@ -24,6 +21,7 @@ from botocore.exceptions import ReadTimeoutError, UnknownServiceError
 from lexstream_runtime import aws, contract
 
 from functions import layout
+from tests.functions.fresh_init import after_init
 
 MODEL_TYPES = ("service-2", "endpoint-rule-set-1", "paginators-1")
 SHARED_DATA = ("endpoints", "partitions", "_retry", "sdk-default-configuration")
@@ -167,40 +165,13 @@ def test_a_stuck_table_is_asked_twice_then_the_route_call_fails(silent_server, m
 @pytest.mark.parametrize("name", layout.FUNCTION_NAMES)
 def test_a_function_loads_without_boto3(name, tmp_path):
     """The cold start saves boto3's own import: only botocore is loaded."""
-    for arcname, source in layout.function_files(name).items():
-        target = tmp_path / arcname
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(source.read_bytes())
-    module_name = contract.HANDLERS[name].rsplit(".", 1)[0]
-    probe = (
-        "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
-        "importlib.import_module(sys.argv[2]); "
+    printed = after_init(
+        name,
+        tmp_path,
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore'))[:1],"
-        " 'boto3' in sys.modules)"
+        " 'boto3' in sys.modules)",
     )
-    environment = {
-        **os.environ,
-        contract.ENV_CONNECTION_TABLE: "connections",
-        contract.ENV_QUOTA_TABLE: "quota",
-        contract.ENV_QUOTA_LIMIT: "10",
-        contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
-        contract.ENV_QUOTA_PER_IDENTITY_LIMIT: "50",
-        contract.ENV_QUOTA_PER_SOURCE_LIMIT: "100",
-        contract.ENV_AUTH_MODE: contract.AUTH_NONE,
-        contract.ENV_CALLBACK_URL: "http://127.0.0.1:9/local",
-        contract.ENV_MODEL_ID: "amazon.nova-lite-v1:0",
-        contract.ENV_MAX_TOKENS: "64",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-I", "-c", probe, str(Path(tmp_path)), module_name],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.split() == ["['botocore']", "False"]
+    assert printed.split() == ["['botocore']", "False"]
 
 
 def test_the_route_functions_management_client_is_made_on_first_use(monkeypatch):
