@@ -8,16 +8,19 @@ clients against real servers are covered by every other test in this folder.
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import os
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import botocore.loaders
 import pytest
-from botocore.exceptions import ReadTimeoutError, UnknownServiceError
+from botocore.exceptions import BotoCoreError, ReadTimeoutError, UnknownServiceError
+from botocore.regions import EndpointResolver
 from lexstream_runtime import aws, contract
 
 from functions import layout
@@ -43,12 +46,75 @@ def test_lean_loader_reads_the_same_service_models_as_botocore(service, type_nam
     )
 
 
-@pytest.mark.parametrize("name", SHARED_DATA)
+@pytest.mark.parametrize("name", [name for name in SHARED_DATA if name != "endpoints"])
 def test_lean_loader_reads_the_same_shared_data_as_botocore(name):
     lean = aws._lean_session().get_component("data_loader")
     data = lean.load_data(name)
     assert data, f"{name} loaded empty"
     assert _same(data, botocore.loaders.Loader().load_data(name))
+
+
+def _narrowed(endpoints: dict) -> dict:
+    """botocore's endpoints data with every partition's services narrowed to the functions'."""
+    narrowed = copy.deepcopy(endpoints)
+    for partition in narrowed["partitions"]:
+        entries = partition["services"]
+        partition["services"] = {name: entries[name] for name in entries if name in aws.SERVICES}
+    return narrowed
+
+
+def test_lean_loader_reads_botocores_endpoints_with_only_the_functions_services():
+    lean = aws._lean_session().get_component("data_loader").load_data("endpoints")
+    full = botocore.loaders.Loader().load_data("endpoints")
+    assert len(lean["partitions"]) == len(full["partitions"]) > 1
+    assert any(partition["services"] for partition in lean["partitions"])
+    assert _same(lean, _narrowed(full))
+
+
+@pytest.mark.parametrize("indent", [None, 4, "\t"], ids=["minified", "by 4", "by tabs"])
+def test_endpoints_laid_out_otherwise_are_narrowed_all_the_same(indent):
+    full = botocore.loaders.Loader().load_data("endpoints")
+    text = json.dumps(full, indent=indent)
+    assert _same(aws.narrowed_endpoints(text, aws.SERVICES), _narrowed(full))
+
+
+@pytest.mark.parametrize(
+    "services",
+    [{"zzz": {"endpoints": {"a": {}}}}, {"dynamodb": {}, "zzz": {"endpoints": {}}}, {}],
+    ids=["another service only", "an empty entry", "no services"],
+)
+def test_a_partition_with_other_or_no_services_is_narrowed_as_botocore_lays_it_out(services):
+    full = copy.deepcopy(botocore.loaders.Loader().load_data("endpoints"))
+    full["partitions"][0]["services"] = services
+    shipped_layout = json.dumps(full, indent=2, separators=(",", " : "))
+    assert _same(aws.narrowed_endpoints(shipped_layout, aws.SERVICES), _narrowed(full))
+
+
+def _resolved(resolver: EndpointResolver, *arguments: Any, **variant: bool) -> Any:
+    """What `construct_endpoint` gives, or the error it raises (as its class and text)."""
+    try:
+        return resolver.construct_endpoint(*arguments, **variant)
+    except BotoCoreError as error:
+        return (type(error).__name__, str(error))
+
+
+def test_the_functions_services_resolve_as_from_all_of_botocores_endpoints():
+    full = EndpointResolver(botocore.loaders.Loader().load_data("endpoints"))
+    lean = aws._lean_session()._get_internal_component("endpoint_resolver")
+    resolved = 0
+    for partition in full._endpoint_data["partitions"]:
+        for region in [*partition["regions"], "xx-nowhere-1"]:
+            for service in aws.SERVICES:
+                for fips in (False, True):
+                    for dualstack in (False, True):
+                        arguments = (service, region, partition["partition"])
+                        variant = {"use_fips_endpoint": fips, "use_dualstack_endpoint": dualstack}
+                        expected = _resolved(full, *arguments, **variant)
+                        assert _resolved(lean, *arguments, **variant) == expected, arguments
+                        resolved += isinstance(expected, dict)
+        region = next(iter(partition["regions"]))
+        assert lean.get_partition_for_region(region) == partition["partition"]
+    assert resolved > 100
 
 
 def test_a_service_the_functions_do_not_use_fails_as_botocore_fails_naming_the_known_ones():
