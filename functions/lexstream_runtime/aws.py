@@ -17,6 +17,9 @@ client is most of a cold start: `boto3.client` costs more than `import boto3` it
   meanwhile; it is paused while a client is built and resumes after, so nothing is left
   uncollected, only collected once. (The functions pause it for their whole cold init
   instead: `cold_init`.)
+- botocore checks that each of the ~130 handlers a session registers as it is made
+  accepts **kwargs, by inspecting its signature; botocore's own handlers are taken as
+  they are (`_Emitter`), any other is checked.
 - boto3 itself is not imported: its resource layer is unused here.
 The clients are botocore's own, with the same models, endpoints, credentials and retries.
 """
@@ -34,6 +37,7 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.hooks import HierarchicalEmitter
 from botocore.loaders import JSONFileLoader, Loader
 
 # The only services the functions and the helper call.
@@ -213,9 +217,24 @@ class _KnownServicesLoader(Loader):
         return list(self._services)
 
 
+class _Emitter(HierarchicalEmitter):
+    """botocore's event emitter, which takes botocore's own handlers without inspecting
+    each one's signature again.
+
+    A session registers ~130 builtin handlers as it is made, and botocore checks each one
+    accepts **kwargs with `inspect` (a third of making a session); its own handlers all
+    do. Any other handler is checked as botocore checks it.
+    """
+
+    def _verify_accept_kwargs(self, func: Any) -> Any:
+        if str(getattr(func, "__module__", "")).startswith("botocore."):
+            return None
+        return super()._verify_accept_kwargs(func)
+
+
 def _lean_session() -> botocore.session.Session:
     """A botocore session with the lean loader; honours AWS_DATA_PATH like botocore's own."""
-    session = botocore.session.Session()
+    session = botocore.session.Session(event_hooks=_Emitter())
     data_path = session.get_config_variable("data_path")
     extra_paths = [
         os.path.expanduser(os.path.expandvars(path))

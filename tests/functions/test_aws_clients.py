@@ -17,7 +17,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.handlers
 import botocore.loaders
+import botocore.session
 import pytest
 from botocore.exceptions import BotoCoreError, ReadTimeoutError, UnknownServiceError
 from botocore.regions import EndpointResolver
@@ -115,6 +117,30 @@ def test_the_functions_services_resolve_as_from_all_of_botocores_endpoints():
         region = next(iter(partition["regions"]))
         assert lean.get_partition_for_region(region) == partition["partition"]
     assert resolved > 100
+
+
+def _builtin_handlers(session: botocore.session.Session) -> dict[str, list[Any]]:
+    """Every handler the session has for each event botocore registers handlers for."""
+    events = session.get_component("event_emitter")
+    return {
+        name: list(events._emitter._handlers.prefix_search(events._alias_event_name(name)))
+        for name in sorted({spec[0] for spec in botocore.handlers.BUILTIN_HANDLERS})
+    }
+
+
+def test_the_lean_session_has_every_handler_botocores_own_session_has():
+    lean = _builtin_handlers(aws._lean_session())
+    assert lean == _builtin_handlers(botocore.session.Session())
+    assert sum(map(len, lean.values())) > 100
+
+
+def test_the_lean_session_refuses_a_handler_without_keyword_arguments_as_botocore_does():
+    def handler(params):
+        return None
+
+    for session in (aws._lean_session(), botocore.session.Session()):
+        with pytest.raises(ValueError, match=r"must accept keyword arguments \(\*\*kwargs\)"):
+            session.register("before-call.dynamodb", handler)
 
 
 def test_a_service_the_functions_do_not_use_fails_as_botocore_fails_naming_the_known_ones():
