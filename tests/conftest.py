@@ -88,6 +88,13 @@ def event() -> Callable[[str], dict[str, Any]]:
     return load_event
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first. Test workers (pytest-xdist, as scripts/test runs them) take whole
+    files in this order, so the longest file starts at once rather than last, when the
+    other workers would sit idle waiting for it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 # --- DynamoDB Local ---------------------------------------------------------------------
 
 
