@@ -17,11 +17,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,21 +106,21 @@ def _source_hash(contract_json: str, compiler: Path) -> str:
 
 @contextlib.contextmanager
 def one_build_at_a_time(folder: Path) -> Iterator[None]:
-    """Hold a lock of this machine's for building into `folder`: processes that build the
-    same output at once (test workers, say) take turns, so none of them reads a file that
-    another is rewriting. Where the OS has no `fcntl` (Windows), there is no lock."""
+    """Hold this machine's lock on `folder` (an existing directory) while building into
+    it: processes that build the same output at once (test workers, say) take turns, so
+    none of them reads a file that another is rewriting. The lock is the directory's own
+    (flock), so it leaves no file behind. Where the OS has no `fcntl` (Windows), no lock."""
     try:
         import fcntl
     except ImportError:
         yield
         return
-    name = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"lexstream-build-{name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing it releases the lock
 
 
 def build() -> Path:
