@@ -52,6 +52,9 @@ BASELINE = "import boto3"
 # is set against the functions' own lean client path, both from a fresh interpreter.
 BASELINE_WITH_CLIENT = "import boto3 + one client"
 LEAN_CLIENT = "lexstream's client path"
+# The functions run their init with the cycle collector paused (lexstream_runtime.cold_init);
+# the bare import paused the same way shows how much of their lead that alone is.
+BASELINE_PAUSED = "import boto3, collector paused"
 
 # Runs in the fresh interpreter: time from the first import to a callable handler,
 # with the import started `depth` frames deeper than the script itself.
@@ -95,6 +98,11 @@ _CLIENT_PROBES = {
     LEAN_CLIENT: (
         "probe_lean_client",
         "from lexstream_runtime import aws\n\nCLIENT = aws.dynamodb_client()\n",
+    ),
+    BASELINE_PAUSED: (
+        "probe_boto3_paused",
+        "from lexstream_runtime import cold_init\n\nimport boto3\n\nCLIENT = None\n"
+        "cold_init.done()\n",
     ),
 }
 _PROBE_HANDLER = "\n\ndef handler(event, context):\n    return CLIENT\n"
@@ -264,7 +272,7 @@ def run(
     rounds = random.Random(seed)
     depths: list[int] = []
     env = function_environment()
-    samples: dict[str, list[float]] = {BASELINE: [], BASELINE_WITH_CLIENT: [], LEAN_CLIENT: []}
+    samples: dict[str, list[float]] = {label: [] for label in (BASELINE, *_CLIENT_PROBES)}
     cpu_samples: dict[str, list[float]] = {}
     targets = {BASELINE: "boto3"}
     sizes: dict[str, tuple[int, int]] = {}
@@ -350,6 +358,8 @@ def run(
         "baseline_with_client_ms": round(with_client_s * 1000, 2),
         "lean_client_ms": round(lean_client_s * 1000, 2),
         "lean_client_ratio": round(lean_client_s / with_client_s, 3),
+        "baseline_paused_ms": round(median(samples[BASELINE_PAUSED]) * 1000, 2),
+        "baseline_paused_cpu_ms": round(median(cpu_samples[BASELINE_PAUSED]) * 1000, 2),
         "targets": {
             "archive_bytes_below": MAX_ARCHIVE_BYTES,
             "init_over_baseline_ms_at_most": MAX_INIT_OVER_BASELINE_S * 1000,

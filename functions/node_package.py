@@ -14,12 +14,15 @@ Pure standard library: the component and the set-up both call it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from lexstream_runtime import callback_url, contract
@@ -32,7 +35,7 @@ DIST_DIR = PACKAGE_DIR / "dist"
 CONTRACT_JSON = SOURCE_DIR / "contract.json"
 # In a checkout, the compiler `npm ci` installed from the project's package-lock.json.
 PINNED_TSC = FUNCTIONS_DIR.parent / "node_modules" / ".bin" / "tsc"
-_STAMP = DIST_DIR / ".source-hash"
+BUILD_STAMP = DIST_DIR / ".source-hash"
 # Where Lambda's Node.js runtimes look for a layer's packages (/opt/nodejs/node_modules).
 LAYER_PREFIX = f"nodejs/node_modules/{PACKAGE_NAME}"
 
@@ -101,6 +104,25 @@ def _source_hash(contract_json: str, compiler: Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def one_build_at_a_time(folder: Path) -> Iterator[None]:
+    """Hold this machine's lock on `folder` (an existing directory) while building into
+    it: processes that build the same output at once (test workers, say) take turns, so
+    none of them reads a file that another is rewriting. The lock is the directory's own
+    (flock), so it leaves no file behind. Where the OS has no `fcntl` (Windows), no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing it releases the lock
+
+
 def build() -> Path:
     """Compile the package into its dist/ folder (when anything changed) and return it.
 
@@ -109,8 +131,16 @@ def build() -> Path:
     contract_json = json.dumps(contract_values(), indent=2, sort_keys=True) + "\n"
     compiler, options = _compiler()
     wanted = _source_hash(contract_json, compiler)
-    if _STAMP.is_file() and _STAMP.read_text() == wanted and (DIST_DIR / "index.js").is_file():
-        return DIST_DIR
+    with one_build_at_a_time(PACKAGE_DIR):
+        built = BUILD_STAMP.is_file() and (DIST_DIR / "index.js").is_file()
+        if built and BUILD_STAMP.read_text() == wanted:
+            return DIST_DIR
+        _compile(contract_json, compiler, options)
+        BUILD_STAMP.write_text(wanted)
+    return DIST_DIR
+
+
+def _compile(contract_json: str, compiler: Path, options: list[str]) -> None:
     if not CONTRACT_JSON.is_file() or CONTRACT_JSON.read_text() != contract_json:
         CONTRACT_JSON.write_text(contract_json)
     shutil.rmtree(DIST_DIR, ignore_errors=True)
@@ -132,8 +162,6 @@ def build() -> Path:
             f"compiling {PACKAGE_DIR} with {compiler} failed:\n"
             + (compiled.stdout + compiled.stderr).strip()
         )
-    _STAMP.write_text(wanted)
-    return DIST_DIR
 
 
 def layer_files() -> dict[str, Path]:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import socket
 import subprocess
 import threading
@@ -40,6 +41,7 @@ from tests.processes import stop
 pytest_plugins = ("tests.security.action_recorder",)
 
 ROOT = Path(__file__).resolve().parents[1]
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
 EVENTS_DIR = Path(__file__).resolve().parent / "functions" / "events"
 REGION = "us-east-1"
 
@@ -88,14 +90,35 @@ def event() -> Callable[[str], dict[str, Any]]:
     return load_event
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first. Test workers (pytest-xdist, as scripts/test runs them) take whole
+    files in this order, so the longest file starts at once rather than last, when the
+    other workers would sit idle waiting for it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 # --- DynamoDB Local ---------------------------------------------------------------------
 
 
 def free_port() -> int:
-    """A loopback port that was free a moment ago (for servers that cannot bind port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port that was free a moment ago, for a server that cannot bind port 0
+    (or a test that must know the port first).
+
+    It is below the kernel's ephemeral range, from which every port-0 bind and every
+    outgoing connection takes its port: other tests running at the same time (test
+    workers) cannot take it in the meantime, as they could a port the kernel handed out.
+    """
+    lowest_ephemeral = 32768
+    with contextlib.suppress(OSError, ValueError):
+        lowest_ephemeral = int(EPHEMERAL_PORTS.read_text().split()[0])
+    while True:
+        port = random.randrange(10_000, max(lowest_ephemeral, 10_001))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def dynamodb_local_dir() -> Path:

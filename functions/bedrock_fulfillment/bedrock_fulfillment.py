@@ -17,6 +17,9 @@ id), LEXSTREAM_SYSTEM_PROMPT (optional), LEXSTREAM_MAX_TOKENS (a whole number >=
 
 from __future__ import annotations
 
+from lexstream_runtime import cold_init  # first: the init below runs without the cycle collector
+
+# isort: split
 import threading
 import time
 from typing import Any
@@ -41,6 +44,7 @@ CUT_SHORT_NOTE = "\n\n_(The answer was cut short to fit the time limit.)_"
 PARTIAL_APOLOGY = "\n\nSorry, something went wrong and I could not finish this answer."
 FULL_APOLOGY = "Sorry, I cannot answer right now. Please try again in a moment."
 EMPTY_QUESTION = "Please type a question."
+cold_init.done()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -24,6 +24,9 @@ A refused connect never writes a connection item, and its log line says why.
 
 from __future__ import annotations
 
+from lexstream_runtime import cold_init  # first: the init below runs without the cycle collector
+
+# isort: split
 from typing import Any
 
 from lexstream_runtime import aws, contract, environment, websocket
@@ -47,6 +50,7 @@ INVALID_SESSION_ID = (
     f"query parameter {contract.CONNECT_QUERY_PARAMETER} must be 2-100 characters "
     "of 0-9 a-z A-Z . _ : -"
 )
+cold_init.done()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

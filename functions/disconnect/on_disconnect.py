@@ -8,6 +8,9 @@ A duplicate or late disconnect finds nothing and succeeds.
 
 from __future__ import annotations
 
+from lexstream_runtime import cold_init  # first: the init below runs without the cycle collector
+
+# isort: split
 from typing import Any
 
 from lexstream_runtime import aws, contract, environment, websocket
@@ -16,6 +19,7 @@ CONNECTION_TABLE = environment.required(contract.ENV_CONNECTION_TABLE)
 DYNAMODB = aws.dynamodb_client()
 
 ROUTE = contract.ROUTE_DISCONNECT
+cold_init.done()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

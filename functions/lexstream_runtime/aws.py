@@ -8,12 +8,18 @@ client is most of a cold start: `boto3.client` costs more than `import boto3` it
 - botocore checks a service name by listing every model folder it ships (~400 of them,
   twice per first client); these functions use three services, so only those are known.
 - botocore parses its JSON models into OrderedDicts, which is twice as slow as plain
-  dicts for the 1.2 MB endpoints file; dicts keep insertion order and botocore builds its
-  own ordered shapes from them.
-- botocore turns ~1 MB of JSON into ~100,000 containers for the first client, and
-  CPython's cycle collector would rescan the whole heap (all of botocore's modules)
-  many times meanwhile; it is paused while a client is built and resumes after, so
-  nothing is left uncollected, only collected once.
+  dicts; dicts keep insertion order and botocore builds its own ordered shapes from them.
+- botocore parses all of the 1.2 MB endpoints file, ~400 services in every partition;
+  only these three services' entries are read (`narrowed_endpoints`), which is all that
+  resolving their endpoints ever looks at.
+- a client's models become tens of thousands of containers, and CPython's cycle
+  collector would rescan the whole heap (all of botocore's modules) many times
+  meanwhile; it is paused while a client is built and resumes after, so nothing is left
+  uncollected, only collected once. (The functions pause it for their whole cold init
+  instead: `cold_init`.)
+- botocore checks that each of the ~130 handlers a session registers as it is made
+  accepts **kwargs, by inspecting its signature; botocore's own handlers are taken as
+  they are (`_Emitter`), any other is checked.
 - boto3 itself is not imported: its resource layer is unused here.
 The clients are botocore's own, with the same models, endpoints, credentials and retries.
 """
@@ -31,6 +37,7 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.hooks import HierarchicalEmitter
 from botocore.loaders import JSONFileLoader, Loader
 
 # The only services the functions and the helper call.
@@ -62,17 +69,137 @@ _session: list[botocore.session.Session] = []
 
 
 class _PlainJSONFileLoader(JSONFileLoader):
-    """botocore's model file loader, parsing into plain dicts (see the module docstring)."""
+    """botocore's model file loader, parsing into plain dicts (see the module docstring);
+    `endpoints` is read for `SERVICES` alone (see `narrowed_endpoints`)."""
 
     def load_file(self, file_path: str) -> Any:
         # The same files in the same order as botocore: `<path>.json`, then `<path>.json.gz`.
         for extension, open_file in ((".json", open), (".json.gz", gzip.open)):
             try:
                 with open_file(file_path + extension, "rb") as model:
-                    return json.loads(model.read().decode("utf-8"))
+                    text = model.read().decode("utf-8")
             except FileNotFoundError:
                 continue
+            if os.path.basename(file_path) == "endpoints":
+                return narrowed_endpoints(text, SERVICES)
+            return json.loads(text)
         return None
+
+
+class _NotAsShipped(ValueError):
+    """The endpoints file is not laid out as botocore ships it: parse all of it instead."""
+
+
+_DECODER = json.JSONDecoder()
+
+
+def narrowed_endpoints(text: str, services: tuple[str, ...]) -> dict[str, Any]:
+    """botocore's endpoints data (`endpoints.json`, as text) with every partition's
+    `services` narrowed to `services`, in the file's order; the rest is all there.
+
+    Resolving an endpoint reads only the service's own entry and its partition's
+    defaults and regions, so a client of one of `services` resolves exactly as it would
+    from all of it. The file is 1.2 MB, almost all of it ~400 other services' entries in
+    every partition; each of those is stepped over without being parsed. botocore ships
+    the file pretty-printed, one key a line, each object's closing brace on a line
+    indented as its key: so an entry ends at the first line below its key that is indented
+    the same and starts with `}`. Text laid out any other way is parsed whole (same result).
+    """
+
+    def partition_value(text: str, key: str, column: int, pos: int) -> tuple[Any, int]:
+        if key != "services":
+            return _DECODER.raw_decode(text, pos)
+        return _services(text, column, pos, services)
+
+    def top_level_value(text: str, key: str, column: int, pos: int) -> tuple[Any, int]:
+        if key != "partitions":
+            return _DECODER.raw_decode(text, pos)
+        if text[pos] != "[":
+            raise _NotAsShipped(pos)
+        partitions = []
+        while True:
+            partition, pos = _object(text, pos + 1, partition_value)
+            partitions.append(partition)
+            pos = _skip_space(text, pos)
+            if text[pos] == "]":
+                return partitions, pos + 1
+            if text[pos] != ",":
+                raise _NotAsShipped(pos)
+
+    try:
+        return _object(text, 0, top_level_value)[0]
+    except (_NotAsShipped, ValueError, IndexError):
+        data = json.loads(text)
+        for partition in data.get("partitions", []):
+            entries = partition.get("services", {})
+            partition["services"] = {name: entries[name] for name in entries if name in services}
+        return data
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _object(text: str, pos: int, value_at: Any) -> tuple[dict[str, Any], int]:
+    """The JSON object at `pos` and the position after it; `value_at(text, key, column,
+    pos)` reads each value (`column`: where the key's line puts the key)."""
+    pos = _skip_space(text, pos)
+    if text[pos] != "{":
+        raise _NotAsShipped(pos)
+    found: dict[str, Any] = {}
+    pos = _skip_space(text, pos + 1)
+    if text[pos] == "}":
+        return found, pos + 1
+    while True:
+        key, after = _DECODER.raw_decode(text, pos)
+        column = pos - text.rfind("\n", 0, pos) - 1
+        colon = _skip_space(text, after)
+        if not isinstance(key, str) or text[colon] != ":":
+            raise _NotAsShipped(pos)
+        found[key], pos = value_at(text, key, column, _skip_space(text, colon + 1))
+        pos = _skip_space(text, pos)
+        if text[pos] == "}":
+            return found, pos + 1
+        if text[pos] != ",":
+            raise _NotAsShipped(pos)
+        pos = _skip_space(text, pos + 1)
+
+
+def _services(
+    text: str, column: int, pos: int, services: tuple[str, ...]
+) -> tuple[dict[str, Any], int]:
+    """The entries of `services` in the services object at `pos`, whose key's line puts
+    the key at `column`, and the position after the object."""
+    # The services object closes on the first line indented as its key that starts with }.
+    end = text.find("\n" + " " * column + "}", pos)
+    if text[pos] != "{" or text[pos + 1] != "\n" or end < 0:
+        raise _NotAsShipped(pos)
+    first = _skip_space(text, pos + 1)
+    if first == end + column + 1:
+        return {}, end + column + 2
+    if first > end:
+        raise _NotAsShipped(first)
+    # Each service's key starts a line indented deeper than `services`; nothing nested in
+    # an entry starts a line at that depth with a quote.
+    indent = first - text.rfind("\n", 0, first) - 1
+    if indent <= column or text[first] != '"':
+        raise _NotAsShipped(first)
+    located = []
+    for name in services:
+        at = text.find(f'\n{" " * indent}"{name}"', pos, end)
+        if at >= 0:
+            located.append((at, name))
+    entries = {}
+    for at, name in sorted(located):
+        colon = _skip_space(text, at + 1 + indent + len(name) + 2)
+        if text[colon] != ":":
+            raise _NotAsShipped(colon)
+        entries[name], after = _DECODER.raw_decode(text, _skip_space(text, colon + 1))
+        if after > end:
+            raise _NotAsShipped(after)
+    return entries, end + column + 2
 
 
 class _KnownServicesLoader(Loader):
@@ -90,9 +217,24 @@ class _KnownServicesLoader(Loader):
         return list(self._services)
 
 
+class _Emitter(HierarchicalEmitter):
+    """botocore's event emitter, which takes botocore's own handlers without inspecting
+    each one's signature again.
+
+    A session registers ~130 builtin handlers as it is made, and botocore checks each one
+    accepts **kwargs with `inspect` (a third of making a session); its own handlers all
+    do. Any other handler is checked as botocore checks it.
+    """
+
+    def _verify_accept_kwargs(self, func: Any) -> Any:
+        if str(getattr(func, "__module__", "")).startswith("botocore."):
+            return None
+        return super()._verify_accept_kwargs(func)
+
+
 def _lean_session() -> botocore.session.Session:
     """A botocore session with the lean loader; honours AWS_DATA_PATH like botocore's own."""
-    session = botocore.session.Session()
+    session = botocore.session.Session(event_hooks=_Emitter())
     data_path = session.get_config_variable("data_path")
     extra_paths = [
         os.path.expanduser(os.path.expandvars(path))

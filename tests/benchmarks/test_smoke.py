@@ -188,6 +188,9 @@ def test_cold_start_covers_every_shipped_function_with_its_real_archive(
         cold["lean_client_ms"] / cold["baseline_with_client_ms"], rel=0.01
     )
     assert "lean botocore session" in tiny_run[1]
+    # The bare import with the collector paused as the functions pause it, for reference.
+    assert cold["baseline_paused_ms"] > 0 and cold["baseline_paused_cpu_ms"] > 0
+    assert "the cycle collector paused as in the functions' init" in tiny_run[1]
     # One random start depth per round, shared by every import of the round.
     assert len(cold["stack_depths"]) == cold["repeat"] == 1
     assert all(0 <= depth < cold_start.STACK_SPREAD_FRAMES for depth in cold["stack_depths"])

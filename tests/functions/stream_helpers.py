@@ -11,6 +11,7 @@ before the reply of the command that printed them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -243,15 +244,29 @@ class NodeHelper(NodeProcess):
 
 def build_node_example() -> Path:
     """The TypeScript Bedrock example bundled as its package.json builds it (esbuild, the
-    helper bundled in, the AWS SDK left to the runtime); the bundle's path."""
+    helper bundled in, the AWS SDK left to the runtime); the bundle's path.
+
+    Bundled again only when the example's sources or the helper changed, one process at
+    a time: test workers share the bundle, and one must never load it half rewritten."""
     node_package.build()
-    built = subprocess.run(
-        ["npm", "run", "--silent", "build", "--prefix", str(NODE_EXAMPLE_DIR)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if built.returncode != 0:
-        raise RuntimeError(f"bundling {NODE_EXAMPLE_DIR} failed:\n{built.stdout}{built.stderr}")
-    return NODE_EXAMPLE_DIR / "dist" / "index.mjs"
+    bundle = NODE_EXAMPLE_DIR / "dist" / "index.mjs"
+    stamp = NODE_EXAMPLE_DIR / "dist" / ".source-hash"
+    digest = hashlib.sha256()
+    for source in (NODE_EXAMPLE_DIR / "index.ts", NODE_EXAMPLE_DIR / "package.json"):
+        digest.update(source.read_bytes() + b"\0")
+    digest.update(node_package.BUILD_STAMP.read_bytes())
+    wanted = digest.hexdigest()
+    with node_package.one_build_at_a_time(NODE_EXAMPLE_DIR):
+        if bundle.is_file() and stamp.is_file() and stamp.read_text() == wanted:
+            return bundle
+        built = subprocess.run(
+            ["npm", "run", "--silent", "build", "--prefix", str(NODE_EXAMPLE_DIR)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if built.returncode != 0:
+            raise RuntimeError(f"bundling {NODE_EXAMPLE_DIR} failed:\n{built.stdout}{built.stderr}")
+        stamp.write_text(wanted)
+    return bundle

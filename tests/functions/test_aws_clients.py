@@ -8,22 +8,25 @@ clients against real servers are covered by every other test in this folder.
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
+import botocore.handlers
 import botocore.loaders
+import botocore.session
 import pytest
-from botocore.exceptions import ReadTimeoutError, UnknownServiceError
+from botocore.exceptions import BotoCoreError, ReadTimeoutError, UnknownServiceError
+from botocore.regions import EndpointResolver
 from lexstream_runtime import aws, contract
 
 from functions import layout
+from tests.functions.fresh_init import after_init
 
 MODEL_TYPES = ("service-2", "endpoint-rule-set-1", "paginators-1")
 SHARED_DATA = ("endpoints", "partitions", "_retry", "sdk-default-configuration")
@@ -45,12 +48,99 @@ def test_lean_loader_reads_the_same_service_models_as_botocore(service, type_nam
     )
 
 
-@pytest.mark.parametrize("name", SHARED_DATA)
+@pytest.mark.parametrize("name", [name for name in SHARED_DATA if name != "endpoints"])
 def test_lean_loader_reads_the_same_shared_data_as_botocore(name):
     lean = aws._lean_session().get_component("data_loader")
     data = lean.load_data(name)
     assert data, f"{name} loaded empty"
     assert _same(data, botocore.loaders.Loader().load_data(name))
+
+
+def _narrowed(endpoints: dict) -> dict:
+    """botocore's endpoints data with every partition's services narrowed to the functions'."""
+    narrowed = copy.deepcopy(endpoints)
+    for partition in narrowed["partitions"]:
+        entries = partition["services"]
+        partition["services"] = {name: entries[name] for name in entries if name in aws.SERVICES}
+    return narrowed
+
+
+def test_lean_loader_reads_botocores_endpoints_with_only_the_functions_services():
+    lean = aws._lean_session().get_component("data_loader").load_data("endpoints")
+    full = botocore.loaders.Loader().load_data("endpoints")
+    assert len(lean["partitions"]) == len(full["partitions"]) > 1
+    assert any(partition["services"] for partition in lean["partitions"])
+    assert _same(lean, _narrowed(full))
+
+
+@pytest.mark.parametrize("indent", [None, 4, "\t"], ids=["minified", "by 4", "by tabs"])
+def test_endpoints_laid_out_otherwise_are_narrowed_all_the_same(indent):
+    full = botocore.loaders.Loader().load_data("endpoints")
+    text = json.dumps(full, indent=indent)
+    assert _same(aws.narrowed_endpoints(text, aws.SERVICES), _narrowed(full))
+
+
+@pytest.mark.parametrize(
+    "services",
+    [{"zzz": {"endpoints": {"a": {}}}}, {"dynamodb": {}, "zzz": {"endpoints": {}}}, {}],
+    ids=["another service only", "an empty entry", "no services"],
+)
+def test_a_partition_with_other_or_no_services_is_narrowed_as_botocore_lays_it_out(services):
+    full = copy.deepcopy(botocore.loaders.Loader().load_data("endpoints"))
+    full["partitions"][0]["services"] = services
+    shipped_layout = json.dumps(full, indent=2, separators=(",", " : "))
+    assert _same(aws.narrowed_endpoints(shipped_layout, aws.SERVICES), _narrowed(full))
+
+
+def _resolved(resolver: EndpointResolver, *arguments: Any, **variant: bool) -> Any:
+    """What `construct_endpoint` gives, or the error it raises (as its class and text)."""
+    try:
+        return resolver.construct_endpoint(*arguments, **variant)
+    except BotoCoreError as error:
+        return (type(error).__name__, str(error))
+
+
+def test_the_functions_services_resolve_as_from_all_of_botocores_endpoints():
+    full = EndpointResolver(botocore.loaders.Loader().load_data("endpoints"))
+    lean = aws._lean_session()._get_internal_component("endpoint_resolver")
+    resolved = 0
+    for partition in full._endpoint_data["partitions"]:
+        for region in [*partition["regions"], "xx-nowhere-1"]:
+            for service in aws.SERVICES:
+                for fips in (False, True):
+                    for dualstack in (False, True):
+                        arguments = (service, region, partition["partition"])
+                        variant = {"use_fips_endpoint": fips, "use_dualstack_endpoint": dualstack}
+                        expected = _resolved(full, *arguments, **variant)
+                        assert _resolved(lean, *arguments, **variant) == expected, arguments
+                        resolved += isinstance(expected, dict)
+        region = next(iter(partition["regions"]))
+        assert lean.get_partition_for_region(region) == partition["partition"]
+    assert resolved > 100
+
+
+def _builtin_handlers(session: botocore.session.Session) -> dict[str, list[Any]]:
+    """Every handler the session has for each event botocore registers handlers for."""
+    events = session.get_component("event_emitter")
+    return {
+        name: list(events._emitter._handlers.prefix_search(events._alias_event_name(name)))
+        for name in sorted({spec[0] for spec in botocore.handlers.BUILTIN_HANDLERS})
+    }
+
+
+def test_the_lean_session_has_every_handler_botocores_own_session_has():
+    lean = _builtin_handlers(aws._lean_session())
+    assert lean == _builtin_handlers(botocore.session.Session())
+    assert sum(map(len, lean.values())) > 100
+
+
+def test_the_lean_session_refuses_a_handler_without_keyword_arguments_as_botocore_does():
+    def handler(params):
+        return None
+
+    for session in (aws._lean_session(), botocore.session.Session()):
+        with pytest.raises(ValueError, match=r"must accept keyword arguments \(\*\*kwargs\)"):
+            session.register("before-call.dynamodb", handler)
 
 
 def test_a_service_the_functions_do_not_use_fails_as_botocore_fails_naming_the_known_ones():
@@ -167,40 +257,13 @@ def test_a_stuck_table_is_asked_twice_then_the_route_call_fails(silent_server, m
 @pytest.mark.parametrize("name", layout.FUNCTION_NAMES)
 def test_a_function_loads_without_boto3(name, tmp_path):
     """The cold start saves boto3's own import: only botocore is loaded."""
-    for arcname, source in layout.function_files(name).items():
-        target = tmp_path / arcname
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(source.read_bytes())
-    module_name = contract.HANDLERS[name].rsplit(".", 1)[0]
-    probe = (
-        "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
-        "importlib.import_module(sys.argv[2]); "
+    printed = after_init(
+        name,
+        tmp_path,
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore'))[:1],"
-        " 'boto3' in sys.modules)"
+        " 'boto3' in sys.modules)",
     )
-    environment = {
-        **os.environ,
-        contract.ENV_CONNECTION_TABLE: "connections",
-        contract.ENV_QUOTA_TABLE: "quota",
-        contract.ENV_QUOTA_LIMIT: "10",
-        contract.ENV_QUOTA_PERIOD: contract.QUOTA_PERIODS[0],
-        contract.ENV_QUOTA_PER_IDENTITY_LIMIT: "50",
-        contract.ENV_QUOTA_PER_SOURCE_LIMIT: "100",
-        contract.ENV_AUTH_MODE: contract.AUTH_NONE,
-        contract.ENV_CALLBACK_URL: "http://127.0.0.1:9/local",
-        contract.ENV_MODEL_ID: "amazon.nova-lite-v1:0",
-        contract.ENV_MAX_TOKENS: "64",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-I", "-c", probe, str(Path(tmp_path)), module_name],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.split() == ["['botocore']", "False"]
+    assert printed.split() == ["['botocore']", "False"]
 
 
 def test_the_route_functions_management_client_is_made_on_first_use(monkeypatch):

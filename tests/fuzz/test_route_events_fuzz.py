@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lexstream_runtime import contract, websocket
 from lexstream_runtime.quota import CONNECTION_MESSAGE_BUDGET
+from lexstream_runtime.sessions import OwnerKey
 
 from local_stack.lambda_runtime import LambdaFunction
 from tests.fuzz.strategies import (
@@ -56,6 +57,12 @@ def route_environment(connection_table: str, quota_table: str, auth_mode: str) -
 
 def owner_of(item: dict[str, Any]) -> str | None:
     return item.get(contract.OWNER_IDENTITY, {}).get("S")
+
+
+def owned_by(item: dict[str, Any] | None, identity: str, owner_key: OwnerKey) -> bool:
+    """Whether `item` is `identity`'s own row: its owner is that identity's keyed digest
+    (read with the stack's key from the quota table, as the function reads it)."""
+    return item is not None and owner_of(item) == owner_key.digest(identity)
 
 
 def stored_connection(dynamodb: Any, table: str, session_id: Any) -> dict[str, Any] | None:
@@ -109,6 +116,7 @@ def connect_function(
 def test_any_connect_event_gets_a_well_formed_answer_and_only_valid_ones_write(
     connect_function: tuple[LambdaFunction, str],
     connection_table: str,
+    quota_table: str,
     dynamodb: Any,
     event: Callable[[str], dict[str, Any]],
 ) -> None:
@@ -116,6 +124,7 @@ def test_any_connect_event_gets_a_well_formed_answer_and_only_valid_ones_write(
     base = event(
         "websocket-connect-iam" if auth_mode == contract.AUTH_IAM else "websocket-connect-none"
     )
+    owner_key = OwnerKey(dynamodb, quota_table)
 
     # More examples here: a connect has the most branches (id, owner, connection id).
     @settings(FUZZ, max_examples=100)
@@ -138,10 +147,13 @@ def test_any_connect_event_gets_a_well_formed_answer_and_only_valid_ones_write(
             else None
         )
         names_identity = valid and contract.COGNITO_IDENTITY_ID_PATTERN.fullmatch(session_id)
-        # Only a session id that is the caller's own identity id lets it replace its row
-        # (and only that identity can have registered such a row, in iam mode).
+        # Only a session id that is the caller's own identity id lets it replace a row,
+        # and only a row of its own: an id that is not shaped like an identity id may have
+        # been registered by another identity in an earlier example.
         held_by_other = item_before is not None and not (
-            identity is not None and session_id == identity and owner_of(item_before)
+            identity is not None
+            and session_id == identity
+            and owned_by(item_before, identity, owner_key)
         )
         # In iam mode the caller's identity is checked (and counted) before the session id.
         if not context.get("connectionId"):

@@ -15,6 +15,7 @@ import pytest
 from local_stack_helpers import cli_environment
 
 from local_stack.__main__ import build_parser
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -113,10 +114,7 @@ def placeholders(tmp_path: Path) -> Iterator[dict[str, str]]:
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    closed_port = closed.getsockname()[1]
-    closed.close()
+    closed_port = free_port()  # nothing listens there
     broken = tmp_path / "broken_bot.py"
     broken.write_text("raise RuntimeError('this bot does not load')\n")
     folders = {name: tmp_path / name for name in ("no_index", "not_a_build", "lex_v1")}
@@ -142,12 +140,6 @@ def placeholders(tmp_path: Path) -> Iterator[dict[str, str]]:
         "node_handler": str(node),
     }
     taken.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run_cli(args: list[str], tmp_path: Path) -> Run:

@@ -12,7 +12,6 @@ lex-web-ui-0.24.1 beside the project.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Frame, FrameLocator, Pa
 from local_stack.activity import Connected, Disconnected
 from local_stack.stack import LocalStack
 from local_stack.terminal import describe
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -213,9 +213,7 @@ def other_origin() -> Iterator[tuple[str, Callable[[str], None]]]:
     async def serve(request: web.Request) -> web.Response:
         return web.Response(text=html["page"], content_type="text/html")
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     app = web.Application()
     app.router.add_get("/", serve)
     runner = web.AppRunner(app)

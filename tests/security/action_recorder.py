@@ -6,6 +6,11 @@ script that starts the runtime through `recording_layer/aws_action_log.py`, whic
 each SDK call the process makes as one JSON line to a file; the recorder reads the file
 back. Each function is its own process, so each line belongs to that function.
 
+Test workers (pytest-xdist) are processes of their own, each with its own functions and
+its own log, all in one folder: the process that starts the workers makes the folder
+and names it in LEXSTREAM_ACTION_LOGS, which the workers inherit. `recording()` reads a
+worker's own log; `actions_by_function()` reads every worker's.
+
 The IAM action of a call is what AWS authorizes, which is not always the operation
 name: `post_to_connection` is `execute-api:ManageConnections`, `converse_stream` is
 `bedrock:InvokeModelWithResponseStream`.
@@ -14,6 +19,7 @@ name: `post_to_connection` is `execute-api:ManageConnections`, `converse_stream`
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -43,6 +49,11 @@ esac
 unset AWS_LAMBDA_EXEC_WRAPPER
 exec "$@"
 """
+
+# The folder of every test process's log, set by the process that made it.
+SHARED_FOLDER = "LEXSTREAM_ACTION_LOGS"
+# pytest-xdist names each of its workers in this variable (gw0, gw1, …).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 # Operations whose IAM action is not `{signing name}:{operation}`.
 IAM_ACTION_OVERRIDES = {
@@ -107,12 +118,13 @@ class ActionRecorder:
     active: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _folder: Path | None = None
+    _owns_folder: bool = False
     _read_up_to: int = 0
 
     def actions_by_function(self) -> dict[str, set[str]]:
-        """Function name → the IAM actions it called."""
+        """Function name → the IAM actions it called, in every test process so far."""
         result: dict[str, set[str]] = {}
-        for call in self.snapshot():
+        for call in [*self.snapshot(), *self._other_workers_calls()]:
             result.setdefault(call.function, set()).add(call.action)
         return result
 
@@ -124,10 +136,16 @@ class ActionRecorder:
     def install(self) -> None:
         """Give every function started from now on the recording exec wrapper."""
         self.active = True
-        self._folder = Path(tempfile.mkdtemp(prefix="lexstream-actions-"))
+        shared = os.environ.get(SHARED_FOLDER)
+        self._owns_folder = not shared
+        if shared:
+            self._folder = Path(shared)
+        else:
+            self._folder = Path(tempfile.mkdtemp(prefix="lexstream-actions-"))
+            os.environ[SHARED_FOLDER] = str(self._folder)
         self._read_up_to = 0
         self._log.touch()
-        wrapper = self._folder / "record-actions"
+        wrapper = self._folder / f"record-actions-{_WORKER}"
         wrapper.write_text(WRAPPER_SCRIPT.format(log=self._log, layer=LAYER_DIR))
         wrapper.chmod(0o755)
         lambda_function.SHARED_ENVIRONMENT["AWS_LAMBDA_EXEC_WRAPPER"] = str(wrapper)
@@ -135,14 +153,26 @@ class ActionRecorder:
     def uninstall(self) -> None:
         self.active = False
         lambda_function.SHARED_ENVIRONMENT.pop("AWS_LAMBDA_EXEC_WRAPPER", None)
-        if self._folder is not None:
+        if self._folder is not None and self._owns_folder:
             shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
+            os.environ.pop(SHARED_FOLDER, None)
+        self._folder = None
 
     @property
     def _log(self) -> Path:
         assert self._folder is not None, "the recorder is not installed"
-        return self._folder / "actions.jsonl"
+        return self._folder / f"actions-{_WORKER}.jsonl"
+
+    def _other_workers_calls(self) -> list[RecordedCall]:
+        if self._folder is None:
+            return []
+        calls = []
+        for log in sorted(self._folder.glob("actions-*.jsonl")):
+            if log != self._log:
+                data = log.read_bytes()
+                for line in data[: data.rfind(b"\n") + 1].splitlines():
+                    calls.extend(_calls(json.loads(line)))
+        return calls
 
     @contextmanager
     def recording(self, keep: bool = True) -> Iterator[list[RecordedCall]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from local_stack.lambda_runtime import LambdaFunction
-from tests.security.action_recorder import RECORDER, iam_actions
+from tests.security.action_recorder import RECORDER, SHARED_FOLDER, iam_actions
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +113,27 @@ def test_calls_are_attributed_to_the_function_even_from_its_threads(
         ("default", "dynamodb:DescribeLimits"),
     ]
     assert all(c.endpoint == moto_endpoint for c in calls)
+
+
+def test_the_session_record_holds_every_test_workers_calls_and_a_block_only_its_own() -> None:
+    # Another test worker's function, as its recording layer logs a call.
+    other_worker = {
+        "function": "disconnect",
+        "service": "dynamodb",
+        "signing": "dynamodb",
+        "operation": "DescribeEndpoints",
+        "endpoint": "http://127.0.0.1:9",
+        "params": {},
+    }
+    folder = Path(os.environ[SHARED_FOLDER])
+    log = folder / "actions-other-worker.jsonl"
+    try:
+        with RECORDER.recording(keep=False) as calls:
+            # Two lines; the second is half written, as a log being appended to can be.
+            log.write_text(json.dumps(other_worker) + "\n" + json.dumps(other_worker)[:20])
+            recorded = RECORDER.actions_by_function()
+    finally:
+        log.unlink()
+    assert "dynamodb:DescribeEndpoints" in recorded["disconnect"]
+    assert calls == []
+    assert "dynamodb:DescribeEndpoints" not in RECORDER.actions_by_function().get("disconnect", ())
