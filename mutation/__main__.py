@@ -7,7 +7,8 @@ target in `scope.TARGETS`, one module at a time:
 2. cosmic-ray lists the module's mutants; those outside the target's functions, inside
    type annotations, or of a kind `scope` does not plant are marked skipped;
 3. each remaining mutant is applied to the copy's file (cosmic-ray restores it after), and
-   only the tests that execute its lines run, fastest first, stopping at the first
+   only the tests that execute its lines run, those that failed on earlier mutants of
+   its lines (then of the module) first, then fastest first, stopping at the first
    failure (for a line outside any function, which runs at import: every test that
    executes the module). A mutant that no test executes survives without a run.
 
@@ -47,11 +48,17 @@ from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResul
 from functions import layout
 from mutation import scope
 from mutation.measure import TEST_VARIABLE
+from mutation.order import Killers, failed_test
 from tests.conftest import SHARED_DYNAMODB_LOCAL, running_dynamodb_local
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "mutation" / "results"
 NOT_RUN = "no test executes this line"
+# pytest's options for the measuring run and every mutant's run alike. Each mutant starts
+# its own pytest, so what pytest loads at its start is paid once per mutant: without
+# Hypothesis's plugin (which imports all of Hypothesis, about half of that cost), a test
+# that uses Hypothesis still runs; only its statistics and options are gone.
+PYTEST_OPTIONS = ("-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 
 def main(argv: list[str]) -> int:
@@ -180,10 +187,12 @@ def run_target(
         for tree in trees:
             free_trees.put(tree)
 
+        killers = Killers()
+
         def run(item: WorkItem) -> tuple[WorkItem, dict[str, Any]]:
             tree = free_trees.get()
             try:
-                return item, run_mutant(item, tree, tests_by_line, durations)
+                return item, run_mutant(item, tree, tests_by_line, durations, killers)
             finally:
                 free_trees.put(tree)
 
@@ -228,6 +237,9 @@ def measure(
     data_file = scratch / ".coverage"
     rcfile = scratch / "coveragerc"
     durations_file = scratch / "durations.json"
+    copies = _archive_names(ROOT / target.path)
+    # Only the module and its copies in the archives: measuring the rest costs time.
+    include = [str(tree / target.path), *(f"*{name}" for name in copies)]
     rcfile.write_text(
         "[run]\n"
         f"data_file = {data_file}\n"
@@ -235,6 +247,7 @@ def measure(
         "patch = subprocess\n"
         # Processes a test starts record its node id (see mutation.measure).
         f"context = ${{{TEST_VARIABLE}}}\n"
+        "include =\n" + "".join(f"    {pattern}\n" for pattern in include)
     )
     command = [
         sys.executable,
@@ -243,9 +256,7 @@ def measure(
         str(rcfile),
         str(durations_file),
         "--",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+        *PYTEST_OPTIONS,
         *target.tests,
     ]
     finished = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
@@ -256,7 +267,6 @@ def measure(
     cov.combine(data_paths=[str(scratch)], strict=True)
     data = cov.get_data()
     tests_by_line: dict[int, set[str]] = defaultdict(set)
-    copies = _archive_names(ROOT / target.path)
     for measured in data.measured_files():
         # Each Lambda archive runs its own copy of the module, in a folder that is gone
         # by now: it is known by its place in the archive.
@@ -369,17 +379,17 @@ def run_mutant(
     tree: Path,
     tests_by_line: dict[int, set[str]],
     durations: dict[str, float],
+    killers: Killers | None = None,
 ) -> dict[str, Any]:
     (mutation,) = item.mutations
     first, last = mutation.start_pos[0], mutation.end_pos[0]
     # The same mutant, planted in this job's own copy of the tree.
     mutations = [attrs.evolve(mutation, module_path=tree / mutation.module_path)]
-    tests = sorted(
-        set().union(*(tests_by_line.get(n, set()) for n in range(first, last + 1))),
-        key=lambda node_id: (durations.get(node_id, 0.0), node_id),
-    )
+    lines = range(first, last + 1)
+    selected = set().union(*(tests_by_line.get(n, set()) for n in lines))
+    tests = (killers or Killers()).order(selected, lines, durations)
     if tests:
-        pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        pytest = [sys.executable, "-m", "pytest", "-x", *PYTEST_OPTIONS]
         command = shlex.join(
             ["env", "-C", str(tree), f"PYTHONPATH={_python_path(tree)}", *pytest, *tests]
         )
@@ -402,6 +412,10 @@ def run_mutant(
         status = "timeout" if result.output == "timeout" else "killed"
     else:
         status = "error"
+    killed_by = failed_test(result.output or "", tests) if status == "killed" else None
+    if killed_by and killers is not None:
+        for line in lines:
+            killers.record(line, killed_by)
     return {
         "result": result,
         "status": status,
@@ -410,6 +424,8 @@ def run_mutant(
         "occurrence": mutation.occurrence,
         "diff": _changed_lines(result.diff or ""),
         "tests": len(tests),
+        # The test that failed first (tests run in order, stopping at the first failure).
+        "killed_by": killed_by,
         "output": "" if status == "killed" else (result.output or "")[-2000:],
     }
 

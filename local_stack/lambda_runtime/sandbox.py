@@ -28,6 +28,12 @@ reach the same packages, first found first:
 
 so a handler imports its own packages, then the layers', then the SDK's, and nothing
 else installed in this repository (no TypeScript, esbuild or Pulumi).
+
+When the stack itself runs under coverage.py with `COVERAGE_PROCESS_START` set (as a
+measuring run sets it), each Python function's process is measured too: it starts
+through `coverage_start`, which finds coverage in a folder of its own, and gets that
+variable (and `LEXSTREAM_COVERAGE_CONTEXT`, the file naming the current coverage
+context) for the start alone; the function's own environment is unchanged.
 """
 
 from __future__ import annotations
@@ -59,6 +65,12 @@ NODE_MODULES = REPOSITORY / "node_modules"
 NODE_RIC = NODE_MODULES / "aws-lambda-ric"
 # The packages of Lambda's Node.js runtime SDK that this project pins (package.json).
 NODE_SDK_PREFIX = "@aws-sdk/client-"
+# coverage.py's variable naming its configuration for the processes it should measure.
+COVERAGE_CONFIG = "COVERAGE_PROCESS_START"
+# A file holding the coverage context (a test's name) to record invocations under.
+COVERAGE_CONTEXT = "LEXSTREAM_COVERAGE_CONTEXT"
+_COVERAGE_FOLDER = "LEXSTREAM_COVERAGE_FOLDER"
+_COVERAGE_START = "lexstream_coverage_start"
 
 
 def unpack(files: Mapping[str, Path], prefix: str) -> Path:
@@ -120,7 +132,14 @@ def runtime_command(language: str, handler: str) -> list[str]:
     if language == "node":
         return [node_executable(), str(NODE_RIC / "index.mjs"), handler]
     # -S: no site, so the runtime path below is the whole of what is installed.
+    if measuring():
+        return [sys.executable, "-S", "-m", _COVERAGE_START, handler]
     return [sys.executable, "-S", "-m", "awslambdaric", handler]
+
+
+def measuring() -> bool:
+    """Whether Python functions' processes run under coverage (see the module docstring)."""
+    return bool(os.environ.get(COVERAGE_CONFIG))
 
 
 def node_runtime_missing() -> str | None:
@@ -196,6 +215,14 @@ def lambda_environment(
     }
     if language == "python":
         reserved["PYTHONPATH"] = runtime_path(language, task_root, opt)
+        if measuring():
+            # For coverage_start, which removes them before the runtime starts.
+            folder = str(coverage_start_dir())
+            reserved["PYTHONPATH"] = os.pathsep.join([folder, reserved["PYTHONPATH"]])
+            reserved[COVERAGE_CONFIG] = os.environ[COVERAGE_CONFIG]
+            reserved[_COVERAGE_FOLDER] = folder
+            if os.environ.get(COVERAGE_CONTEXT):
+                reserved[COVERAGE_CONTEXT] = os.environ[COVERAGE_CONTEXT]
     else:
         reserved["NODE_PATH"] = runtime_path(language, task_root, opt)
     return {**dict(environment), **dict(credentials), **reserved}
@@ -213,6 +240,18 @@ def python_runtime_dir() -> Path:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for top_level in sorted(_top_level_entries(PYTHON_RUNTIME_DISTRIBUTIONS)):
         (folder / top_level.name).symlink_to(top_level)
+    return folder
+
+
+@functools.cache
+def coverage_start_dir() -> Path:
+    """A folder holding coverage.py and `coverage_start` (links), for measured processes."""
+    import coverage
+
+    folder = Path(tempfile.mkdtemp(prefix="lexstream-coverage-start-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    (folder / "coverage").symlink_to(Path(coverage.__file__).parent)
+    (folder / f"{_COVERAGE_START}.py").symlink_to(Path(__file__).with_name("coverage_start.py"))
     return folder
 
 

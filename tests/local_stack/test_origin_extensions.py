@@ -119,3 +119,68 @@ def test_the_port_may_be_left_out_only_on_port_80(
     request = make_mocked_request("GET", "/local/@connections/none", headers=headers)
 
     assert (OwnOrigin(lambda: port).refusal(request) is None) is allowed
+
+
+# --- CORS answers go to an allowed other origin alone --------------------------------
+
+OTHER = "http://127.0.0.1:5173"
+
+
+def exchange(gateway: LocalGateway, method: str, headers: dict[str, str]) -> tuple[int, dict]:
+    """(status, headers) of one unsigned management API request with `headers`."""
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        connection.request(method, f"/{gateway.stage}/@connections/none", headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+def test_only_an_allowed_other_origin_gets_cors_headers(
+    make_gateway: Callable[..., LocalGateway],
+):
+    gateway = make_gateway({}, own_origin_only=True, allowed_origins=(OTHER,))
+    own = f"127.0.0.1:{gateway.port}"
+
+    for headers in ({"Host": own}, {"Host": own, "Origin": f"http://{own}"}):
+        status, answered = exchange(gateway, "GET", headers)
+        # The management API's own answer, without a CORS header.
+        assert status == 403, headers
+        assert not [name for name in answered if name.lower().startswith("access-control")]
+    status, answered = exchange(gateway, "GET", {"Host": own, "Origin": OTHER})
+    assert status == 403
+    assert answered["Access-Control-Allow-Origin"] == OTHER
+    assert answered["Vary"] == "Origin"
+    assert answered["Access-Control-Expose-Headers"] == "x-amzn-RequestId, x-amzn-ErrorType"
+
+
+def test_an_allowed_origins_preflight_is_answered_with_what_it_asked_for(
+    make_gateway: Callable[..., LocalGateway],
+):
+    gateway = make_gateway({}, own_origin_only=True, allowed_origins=(OTHER,))
+    asked = {
+        "Host": f"127.0.0.1:{gateway.port}",
+        "Origin": OTHER,
+        "Access-Control-Request-Method": "DELETE",
+    }
+
+    status, answered = exchange(gateway, "OPTIONS", asked)
+
+    assert status == 204
+    assert answered["Access-Control-Allow-Origin"] == OTHER
+    assert answered["Access-Control-Allow-Methods"] == "DELETE"
+    assert answered["Access-Control-Max-Age"] == "600"
+    # No headers asked for, none named.
+    assert "Access-Control-Allow-Headers" not in answered
+    # An OPTIONS request that is no preflight reaches the route (which allows no OPTIONS),
+    # and so does another method that carries a preflight's header.
+    status, answered = exchange(gateway, "OPTIONS", {k: asked[k] for k in ("Host", "Origin")})
+    assert status == 405
+    assert "Access-Control-Allow-Methods" not in answered
+    for method in ("GET", "POST"):  # sorting before and after OPTIONS
+        status, answered = exchange(gateway, method, asked)
+        assert status == 403, method
+        assert "Access-Control-Allow-Methods" not in answered
+        assert answered["Access-Control-Allow-Origin"] == OTHER
