@@ -20,6 +20,9 @@ client is most of a cold start: `boto3.client` costs more than `import boto3` it
 - botocore checks that each of the ~130 handlers a session registers as it is made
   accepts **kwargs, by inspecting its signature; botocore's own handlers are taken as
   they are (`_Emitter`), any other is checked.
+- botocore maps each event name it meets to its new name by trying ~65 old service
+  names one by one, splitting the name again for each; a name with none of them in it
+  (all of the builtin handlers' but a few) is known as such in one look (`_Aliaser`).
 - boto3 itself is not imported: its resource layer is unused here.
 The clients are botocore's own, with the same models, endpoints, credentials and retries.
 """
@@ -37,7 +40,7 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.hooks import HierarchicalEmitter
+from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.loaders import JSONFileLoader, Loader
 
 # The only services the functions and the helper call.
@@ -232,9 +235,49 @@ class _Emitter(HierarchicalEmitter):
         return super()._verify_accept_kwargs(func)
 
 
+class _Aliaser(EventAliaser):
+    """botocore's event aliaser, which knows a name that holds no old service name at a
+    glance.
+
+    botocore renames an event such as `before-call.runtime.sagemaker` to its service's
+    current name by trying each of its ~65 aliases in turn, splitting the name afresh for
+    each: most of making a session, whose ~130 builtin handlers' names are all aliased as
+    they are registered, and again on each new client's first calls. It renames only
+    when an alias without a dot is one of the name's dot-separated parts or an alias with
+    dots occurs in the name; a name with neither is kept as it is. That is decided here
+    with one split and one set lookup; any other name is aliased by botocore itself.
+    """
+
+    def __init__(self, event_emitter: Any, event_aliases: Any = None) -> None:
+        super().__init__(event_emitter, event_aliases)
+        self._whole_parts = frozenset(old for old in self._event_aliases if "." not in old)
+        self._dotted = tuple(old for old in self._event_aliases if "." in old)
+
+    def _alias_event_name(self, event_name: str) -> str:
+        cache = self._alias_name_cache
+        if (
+            event_name not in cache
+            and self._whole_parts.isdisjoint(event_name.split("."))
+            and not any(old in event_name for old in self._dotted)
+        ):
+            cache[event_name] = event_name
+        return super()._alias_event_name(event_name)
+
+
+class _Session(botocore.session.Session):
+    """botocore's session, whose events go through `_Aliaser`: it is put in place before
+    the builtin handlers are registered, which is the first thing a session does with it.
+    """
+
+    def _register_builtin_handlers(self, events: Any) -> None:
+        if events is self._events and type(events) is EventAliaser:
+            events = self._events = _Aliaser(self._original_handler)
+        super()._register_builtin_handlers(events)
+
+
 def _lean_session() -> botocore.session.Session:
     """A botocore session with the lean loader; honours AWS_DATA_PATH like botocore's own."""
-    session = botocore.session.Session(event_hooks=_Emitter())
+    session = _Session(event_hooks=_Emitter())
     data_path = session.get_config_variable("data_path")
     extra_paths = [
         os.path.expanduser(os.path.expandvars(path))

@@ -18,11 +18,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import botocore.handlers
+import hypothesis
 import botocore.loaders
 import botocore.session
 import pytest
 from botocore.exceptions import BotoCoreError, ReadTimeoutError, UnknownServiceError
+from botocore.hooks import EVENT_ALIASES, EventAliaser, HierarchicalEmitter
 from botocore.regions import EndpointResolver
+from hypothesis import strategies as st
 from lexstream_runtime import aws, contract
 
 from functions import layout
@@ -120,12 +123,70 @@ def test_the_functions_services_resolve_as_from_all_of_botocores_endpoints():
 
 
 def _builtin_handlers(session: botocore.session.Session) -> dict[str, list[Any]]:
-    """Every handler the session has for each event botocore registers handlers for."""
+    """Every handler the session has for each event botocore registers handlers for,
+    looked up under the name botocore's own aliaser gives the event."""
     events = session.get_component("event_emitter")
+    botocores = EventAliaser(HierarchicalEmitter())
     return {
-        name: list(events._emitter._handlers.prefix_search(events._alias_event_name(name)))
+        name: list(events._emitter._handlers.prefix_search(botocores._alias_event_name(name)))
         for name in sorted({spec[0] for spec in botocore.handlers.BUILTIN_HANDLERS})
     }
+
+
+def _event_names_near_every_alias() -> list[str]:
+    """Event names that hold each of botocore's old service names, whole, in part, inside
+    a longer part, at either end; each new name; and every builtin handler's event."""
+    names = {spec[0] for spec in botocore.handlers.BUILTIN_HANDLERS}
+    for old, new in EVENT_ALIASES.items():
+        for part in {old, new, *old.split("."), f"x{old}", f"{old}x", old.replace(".", "-")}:
+            names |= {
+                part,
+                f"before-call.{part}",
+                f"before-call.{part}.Operation",
+                f"{part}.after-call",
+                f"needs-retry.{part}.{part}",
+            }
+    return sorted(names)
+
+
+def test_the_lean_aliaser_names_every_event_as_botocores_own_does():
+    names = _event_names_near_every_alias()
+    lean = aws._Aliaser(HierarchicalEmitter())
+    botocores = EventAliaser(HierarchicalEmitter())
+    expected = {name: botocores._alias_event_name(name) for name in names}
+    assert {name: lean._alias_event_name(name) for name in names} == expected
+    # and again, from its cache
+    assert {name: lean._alias_event_name(name) for name in names} == expected
+    assert len(names) > 1000
+    assert sum(new != name for name, new in expected.items()) > 300
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    parts=st.lists(
+        st.sampled_from(sorted({p for old in EVENT_ALIASES for p in old.split(".")}))
+        | st.text(alphabet="abcdefghijklmnopqrstuvwxyz-.*", max_size=12),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_event_name_is_aliased_as_botocore_aliases_it(parts):
+    name = ".".join(parts)
+    lean = aws._Aliaser(HierarchicalEmitter())
+    assert lean._alias_event_name(name) == EventAliaser(HierarchicalEmitter())._alias_event_name(
+        name
+    )
+
+
+def test_the_lean_session_and_its_clients_alias_events_with_botocores_aliases():
+    session = aws._lean_session()
+    client = session.create_client("dynamodb", region_name="us-east-1")
+    for events in (session.get_component("event_emitter"), client.meta.events):
+        assert type(events) is aws._Aliaser
+        assert events._event_aliases == EVENT_ALIASES
+        assert events._alias_event_name("before-call.runtime.sagemaker.X") == (
+            "before-call.sagemaker-runtime.X"
+        )
 
 
 def test_the_lean_session_has_every_handler_botocores_own_session_has():
