@@ -108,6 +108,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "rounds (e.g. main), for a before/after from one run",
     )
     parser.add_argument(
+        "--cold-start-instructions",
+        action="store_true",
+        help="cold start: also count each init's instructions once with valgrind, which "
+        "other work on the machine does not change (needs valgrind)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -140,6 +146,7 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
             repeat=args.repeat or (3 if quick else 21),
             python=args.cold_start_python,
             against=args.cold_start_against,
+            count_instructions=args.cold_start_instructions,
         ),
         "program": lambda: program_eval.run(repeat=args.repeat or (1 if quick else 3)),
     }
@@ -148,10 +155,13 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.cold_start_python and "cold_start" in args.only:
+    if "cold_start" in args.only:
         # Checked before anything runs, not minutes later when the cold start's turn comes.
         try:
-            cold_start.interpreter(args.cold_start_python)
+            if args.cold_start_python:
+                cold_start.interpreter(args.cold_start_python)
+            if args.cold_start_instructions:
+                cold_start.valgrind()
         except ValueError as error:
             print(f"scripts/bench: {error}", file=sys.stderr)
             return 2

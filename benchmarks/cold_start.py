@@ -25,6 +25,8 @@ import io
 import json
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -205,6 +207,48 @@ def _init_sample(
     return float(measured["init_s"]), float(measured["cpu_s"])
 
 
+def valgrind() -> str:
+    """The path of valgrind, which counts instructions; raises ValueError saying how to
+    get it when it is not on PATH."""
+    found = shutil.which("valgrind")
+    if found is None:
+        raise ValueError(
+            "counting instructions needs valgrind on PATH "
+            "(Debian and Ubuntu: apt-get install valgrind)"
+        )
+    return found
+
+
+_COLLECTED = re.compile(r"^==\d+== Collected : (\d+)$", re.MULTILINE)
+
+
+def instructions(python: str, archive: Path, target: str, env: Mapping[str, str]) -> int:
+    """Instructions the whole fresh interpreter runs to import `target` from `archive`
+    (valgrind's callgrind, no bytecode written, string hashing fixed): unlike a time, the
+    same on a busy machine as on a quiet one. The interpreter's own start is in every
+    count alike, so differences between targets are differences between their inits.
+    """
+    completed = subprocess.run(
+        [
+            valgrind(), "--tool=callgrind", "--callgrind-out-file=/dev/null",
+            python, "-I", "-B", "-c", _CHILD, "0", str(archive), target,
+        ],
+        env={**os.environ, **env, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )  # fmt: skip
+    found = _COLLECTED.search(completed.stderr)
+    if completed.returncode != 0 or found is None:
+        said = [line for line in completed.stderr.splitlines() if not line.startswith("==")]
+        raise RuntimeError(
+            f"counting the init of {target!r} from {archive} failed:\n"
+            + "\n".join((said or completed.stderr.strip().splitlines())[-5:])
+        )
+    return int(found.group(1))
+
+
 def revision_archives(revision: str, into: Path) -> dict[str, dict[str, Path]]:
     """Every function's archive files as git `revision` of this repository laid them out
     (its own `functions/layout.py` decides), checked out under `into`.
@@ -253,6 +297,7 @@ def run(
     python: str | None = None,
     seed: int | None = None,
     against: str | None = None,
+    count_instructions: bool = False,
 ) -> dict[str, object]:
     """Measure every function in `functions.layout.FUNCTION_NAMES`.
 
@@ -263,6 +308,9 @@ def run(
     seed: for the rounds' stack depths and orders (default: a fresh one, reported).
     against: a git revision whose functions are measured in the same rounds, so that a
         change's before and after come from one run (default: none).
+    count_instructions: also count, once each, the instructions of every init and of
+        the baseline with valgrind (`instructions`), which no other work on the machine
+        changes (default: off; needs valgrind).
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
@@ -298,6 +346,11 @@ def run(
             _lay_out(files, archives[label])
             targets[label] = contract.HANDLERS[name]
             samples[label] = []
+        counted = (
+            {label: instructions(command, archives[label], targets[label], env) for label in targets}
+            if count_instructions
+            else {}
+        )
         for _ in range(repeat):
             depth = rounds.randrange(STACK_SPREAD_FRAMES)
             depths.append(depth)
@@ -368,6 +421,28 @@ def run(
         "layer": {"archive_bytes": layer_zipped, "unzipped_bytes": layer_unzipped},
         "node_layer": {"archive_bytes": node_layer_zipped, "unzipped_bytes": node_layer_unzipped},
         "against": {"revision": against, "functions": against_functions} if against else None,
+        "instructions": _instruction_counts(counted, against) if counted else None,
+    }
+
+
+def _instruction_counts(counted: Mapping[str, int], against: str | None) -> dict[str, object]:
+    """Each function's init in instructions over the bare `import boto3`'s, now and (when
+    `against` was measured) at that revision."""
+    baseline = counted[BASELINE]
+
+    def over(label: str) -> int | None:
+        return counted[label] - baseline if label in counted else None
+
+    return {
+        "baseline": baseline,
+        "functions": [
+            {
+                "function": name,
+                "over_baseline": over(name),
+                "over_baseline_against": over(f"{name}@{against}"),
+            }
+            for name in layout.FUNCTION_NAMES
+        ],
     }
 
 

@@ -328,7 +328,39 @@ def _cold_start(section: dict[str, Any]) -> list[str]:
             ),
             rows,
         )
-    return lines
+    return lines + _instructions(section)
+
+
+def _instructions(section: dict[str, Any]) -> list[str]:
+    counted = section.get("instructions")
+    if not counted:
+        return []
+    revision = (section.get("against") or {}).get("revision")
+    lines = [
+        "",
+        f"Instructions of the same inits, counted once each with valgrind (string hashing "
+        f"fixed), which other work on the machine does not change: bare `import boto3` "
+        f"{counted['baseline'] / 1e6:.1f} M.",
+        "",
+    ]
+    header = ["function", "over `import boto3`", "/ `import boto3`"]
+    if revision:
+        header += [f"over `import boto3`, {revision}", "change"]
+    rows = []
+    for entry in counted["functions"]:
+        over = entry["over_baseline"]
+        row = [
+            f"`{entry['function']}`",
+            f"{over / 1e6:+.1f} M",
+            f"{(counted['baseline'] + over) / counted['baseline']:.3f}",
+        ]
+        before = entry["over_baseline_against"]
+        if revision and before is not None:
+            row += [f"{before / 1e6:+.1f} M", f"{(over - before) / 1e6:+.1f} M"]
+        elif revision:
+            row += ["", ""]
+        rows.append(row)
+    return lines + _table(header, rows)
 
 
 def _program(section: dict[str, Any]) -> list[str]:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks import cold_start
+from benchmarks import __main__ as bench
+from benchmarks import cold_start, report
 from functions import layout
 
 
@@ -103,3 +105,60 @@ def test_a_revisions_archives_are_laid_out_by_that_revisions_own_layout(tmp_path
 def test_an_unknown_revision_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no-such-revision"):
         cold_start.revision_archives("no-such-revision", tmp_path)
+
+
+needs_valgrind = pytest.mark.skipif(
+    shutil.which("valgrind") is None, reason="valgrind is not on PATH (apt-get install valgrind)"
+)
+
+
+@needs_valgrind
+def test_instructions_count_what_an_init_does_and_the_same_each_time(tmp_path: Path) -> None:
+    (tmp_path / "idle.py").write_text("def handler(event, context):\n    return None\n")
+    (tmp_path / "busy.py").write_text(
+        "TOTAL = sum(range(200_000))\n\ndef handler(event, context):\n    return TOTAL\n"
+    )
+    idle = cold_start.instructions(sys.executable, tmp_path, "idle.handler", {})
+    busy = [cold_start.instructions(sys.executable, tmp_path, "busy.handler", {}) for _ in "ab"]
+    # 200,000 additions through the interpreter's loop cost millions of instructions
+    assert min(busy) - idle > 5_000_000
+    assert abs(busy[0] - busy[1]) < 0.01 * busy[0]
+
+
+@needs_valgrind
+def test_counting_an_init_that_fails_reports_its_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("raise RuntimeError('no table configured')\n")
+    with pytest.raises(RuntimeError, match="no table configured") as failure:
+        cold_start.instructions(sys.executable, tmp_path, "broken.handler", {})
+    assert "'broken.handler'" in str(failure.value)
+
+
+def test_counting_instructions_without_valgrind_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ValueError, match=r"needs valgrind on PATH \(.*apt-get install valgrind"):
+        cold_start.valgrind()
+    # the command refuses at once, before any benchmark runs
+    assert bench.main(["--only", "cold_start", "--cold-start-instructions"]) == 2
+    assert "needs valgrind on PATH" in capsys.readouterr().err
+
+
+def test_the_report_gives_each_inits_instructions_over_the_baseline_now_and_before() -> None:
+    counted = cold_start._instruction_counts(
+        {
+            cold_start.BASELINE: 700_000_000,
+            **{name: 710_000_000 + i * 1_000_000 for i, name in enumerate(layout.FUNCTION_NAMES)},
+            **{f"{name}@abc1234": 750_000_000 for name in layout.FUNCTION_NAMES},
+        },
+        "abc1234",
+    )
+    first = layout.FUNCTION_NAMES[0]
+    assert counted["functions"][0] == {
+        "function": first,
+        "over_baseline": 10_000_000,
+        "over_baseline_against": 50_000_000,
+    }
+    lines = report._instructions({"instructions": counted, "against": {"revision": "abc1234"}})
+    assert f"| `{first}` | +10.0 M | 1.014 | +50.0 M | -40.0 M |" in lines
+    assert report._instructions({"instructions": None}) == []
