@@ -346,11 +346,10 @@ def run(
             _lay_out(files, archives[label])
             targets[label] = contract.HANDLERS[name]
             samples[label] = []
-        counted = (
-            {label: instructions(command, archives[label], targets[label], env) for label in targets}
-            if count_instructions
-            else {}
-        )
+        counted = {
+            label: instructions(command, archives[label], targets[label], env)
+            for label in (targets if count_instructions else ())
+        }
         for _ in range(repeat):
             depth = rounds.randrange(STACK_SPREAD_FRAMES)
             depths.append(depth)

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import botocore.handlers
-import hypothesis
 import botocore.loaders
 import botocore.session
+import hypothesis
 import pytest
 from botocore.exceptions import BotoCoreError, ReadTimeoutError, UnknownServiceError
 from botocore.hooks import EVENT_ALIASES, EventAliaser, HierarchicalEmitter
