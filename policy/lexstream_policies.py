@@ -281,6 +281,33 @@ def _validate_log_group(args: ResourceValidationArgs, report_violation: ReportVi
 
 
 # ---------------------------------------------------------------------------------------
+# Functions: the local stack's loopback switch never deployed
+# ---------------------------------------------------------------------------------------
+
+
+def loopback_switch_violation(props: Mapping[str, Any]) -> str | None:
+    """Why a function's environment carries the local stack's loopback switch, or None."""
+    variables = (props.get("environment") or {}).get("variables") or {}
+    if contract.ENV_LOCAL_LOOPBACK_CALLBACKS not in variables:
+        return None
+    return (
+        f"{contract.ENV_LOCAL_LOOPBACK_CALLBACKS} is set (to "
+        f"{variables[contract.ENV_LOCAL_LOOPBACK_CALLBACKS]!r}); it is the local stack's "
+        "switch that lets the streaming helper post a turn's signed requests to loopback, "
+        "where Lambda's Runtime API listens: remove it from the function's environment"
+    )
+
+
+def _validate_loopback_switch(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    if args.resource_type == LAMBDA_FUNCTION:
+        problem = loopback_switch_violation(args.props)
+        if problem:
+            report_violation(problem, None)
+
+
+# ---------------------------------------------------------------------------------------
 # $connect: never open in production
 # ---------------------------------------------------------------------------------------
 
@@ -473,6 +500,11 @@ CONNECT_AUTHORIZED_IN_PRODUCTION = _resource_policy(
     _validate_connect,
     _PRODUCTION_SCHEMA,
 )
+NO_LOOPBACK_SWITCH = _resource_policy(
+    "no-loopback-callbacks-deployed",
+    f"No function sets {contract.ENV_LOCAL_LOOPBACK_CALLBACKS}, the local stack's switch.",
+    _validate_loopback_switch,
+)
 QUOTA_IN_FORCE = StackValidationPolicy(
     name="quota-in-force",
     description="Every connect and client message is counted against the declared quota.",
@@ -486,6 +518,7 @@ RESOURCE_POLICIES = [
     STAGE_THROTTLED_AND_LOGGED,
     LOG_RETENTION_SET,
     CONNECT_AUTHORIZED_IN_PRODUCTION,
+    NO_LOOPBACK_SWITCH,
 ]
 STACK_POLICIES = [QUOTA_IN_FORCE]
 ALL_POLICIES = [*RESOURCE_POLICIES, *STACK_POLICIES]

@@ -274,6 +274,20 @@ BROKEN: dict[str, tuple[Mutation, str, str]] = {
         "quota-in-force",
         "no API key",
     ),
+    "the local loopback switch on a route function": (
+        _edit(
+            rules.LAMBDA_FUNCTION, _set_env(contract.ENV_LOCAL_LOOPBACK_CALLBACKS, "1"), "default"
+        ),
+        "no-loopback-callbacks-deployed",
+        f"{contract.ENV_LOCAL_LOOPBACK_CALLBACKS} is set (to '1')",
+    ),
+    "the local loopback switch, even turned off": (
+        _edit(
+            rules.LAMBDA_FUNCTION, _set_env(contract.ENV_LOCAL_LOOPBACK_CALLBACKS, ""), "connect"
+        ),
+        "no-loopback-callbacks-deployed",
+        "remove it from the function's environment",
+    ),
     "messages that are never counted": (
         _edit(rules.LAMBDA_FUNCTION, _remove, "default"),
         "quota-in-force",
@@ -302,3 +316,34 @@ def test_a_stack_broken_everywhere_fails_every_policy() -> None:
 def test_policy_names_are_unique() -> None:
     names = [policy.name for policy in rules.ALL_POLICIES]
     assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    "props",
+    [{}, {"environment": None}, {"environment": {}}, {"environment": {"variables": None}}],
+)
+def test_a_function_without_environment_variables_has_no_loopback_switch(props) -> None:
+    assert rules.loopback_switch_violation(props) is None
+
+
+def test_a_bot_developers_own_function_with_the_loopback_switch_fails_too() -> None:
+    own = {"environment": {"variables": {"MODEL": "x", contract.ENV_LOCAL_LOOPBACK_CALLBACKS: "1"}}}
+    found: list[tuple[str, str]] = []
+    args = ResourceValidationArgs(
+        rules.LAMBDA_FUNCTION, unknown_checking_proxy(own),
+        "urn:pulumi:dev::bots::aws:lambda/function:Function::my-fulfillment",
+        "my-fulfillment", None, None, {},
+    )  # fmt: skip
+    rules.NO_LOOPBACK_SWITCH.validate(args, _reporter(found, "my-fulfillment"))
+    assert [name for name, _ in found] == ["my-fulfillment"]
+
+
+def test_the_example_with_the_loopback_switch_fails_in_a_stack_that_deploys_it() -> None:
+    mutate = _edit(
+        rules.LAMBDA_FUNCTION, _set_env(contract.ENV_LOCAL_LOOPBACK_CALLBACKS, "1"), "fulfillment"
+    )
+    found = failing(run_pack(record_stack("dev"), mutate))
+    assert list(found) == ["no-loopback-callbacks-deployed"]
+    assert [name for name, _ in found["no-loopback-callbacks-deployed"]] == [
+        "lexstream-dev-bedrock-fulfillment"
+    ]
