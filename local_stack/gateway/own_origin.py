@@ -90,8 +90,14 @@ async def _with_cors(request: web.Request, handler: Handler, origin: str) -> web
             cors["Access-Control-Allow-Headers"] = asked
         cors["Access-Control-Max-Age"] = "600"
         return web.Response(status=204, headers=cors)
-    response = await handler(request)
+    cors["Access-Control-Expose-Headers"] = "x-amzn-RequestId, x-amzn-ErrorType"
+    try:
+        response = await handler(request)
+    except web.HTTPException as refusal:
+        # aiohttp's own answers (no such route, a method the route lacks) are raised:
+        # without the headers, the page would see a network error instead of the status.
+        refusal.headers.update(cors)
+        raise
     if not response.prepared:
         response.headers.update(cors)
-        response.headers["Access-Control-Expose-Headers"] = "x-amzn-RequestId, x-amzn-ErrorType"
     return response

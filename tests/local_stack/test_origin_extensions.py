@@ -156,6 +156,24 @@ def test_only_an_allowed_other_origin_gets_cors_headers(
     assert answered["Access-Control-Expose-Headers"] == "x-amzn-RequestId, x-amzn-ErrorType"
 
 
+def test_a_path_the_gateway_has_no_route_for_answers_an_allowed_origin_readably(
+    make_gateway: Callable[..., LocalGateway],
+):
+    gateway = make_gateway({}, own_origin_only=True, allowed_origins=(OTHER,))
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        connection.request(
+            "GET", "/no/such/route", headers={"Host": f"127.0.0.1:{gateway.port}", "Origin": OTHER}
+        )
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status == 404
+    assert response.getheader("Access-Control-Allow-Origin") == OTHER
+    assert response.getheader("Vary") == "Origin"
+
+
 def test_an_allowed_origins_preflight_is_answered_with_what_it_asked_for(
     make_gateway: Callable[..., LocalGateway],
 ):
@@ -179,6 +197,8 @@ def test_an_allowed_origins_preflight_is_answered_with_what_it_asked_for(
     status, answered = exchange(gateway, "OPTIONS", {k: asked[k] for k in ("Host", "Origin")})
     assert status == 405
     assert "Access-Control-Allow-Methods" not in answered
+    # aiohttp's own refusal, readable by the page that asked
+    assert answered["Access-Control-Allow-Origin"] == OTHER
     for method in ("GET", "POST"):  # sorting before and after OPTIONS
         status, answered = exchange(gateway, method, asked)
         assert status == 403, method
