@@ -191,10 +191,8 @@ def _init_sample(
     """The wall-clock and the CPU time of one init, in seconds. CPU time is what the
     init itself did: on a machine shared with other work, the wall clock also counts the
     time the scheduler gave to others, while Lambda gives an init its vCPU share alone."""
-    # -I: ignore the caller's PYTHONPATH and user site; -B: write no bytecode, so every
-    # repetition compiles the archive's sources, as every Lambda cold start does.
     completed = subprocess.run(
-        [python, "-I", "-B", "-c", _CHILD, str(depth), str(archive), target],
+        _child_command(python, depth, archive, target),
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -205,6 +203,13 @@ def _init_sample(
         raise RuntimeError(f"init of {target!r} from {archive} failed:\n{completed.stderr.strip()}")
     measured = json.loads(completed.stdout.strip().splitlines()[-1])
     return float(measured["init_s"]), float(measured["cpu_s"])
+
+
+def _child_command(python: str, depth: int, archive: Path, target: str) -> list[str]:
+    """The fresh interpreter that inits `target` from `archive`, `depth` frames deep."""
+    # -I: ignore the caller's PYTHONPATH and user site; -B: write no bytecode, so every
+    # repetition compiles the archive's sources, as every Lambda cold start does.
+    return [python, "-I", "-B", "-c", _CHILD, str(depth), str(archive), target]
 
 
 def valgrind() -> str:
@@ -230,15 +235,17 @@ def instructions(python: str, archive: Path, target: str, env: Mapping[str, str]
     """
     completed = subprocess.run(
         [
-            valgrind(), "--tool=callgrind", "--callgrind-out-file=/dev/null",
-            python, "-I", "-B", "-c", _CHILD, "0", str(archive), target,
+            valgrind(),
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            *_child_command(python, 0, archive, target),
         ],
         env={**os.environ, **env, "PYTHONHASHSEED": "0"},
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
-    )  # fmt: skip
+    )
     found = _COLLECTED.search(completed.stderr)
     if completed.returncode != 0 or found is None:
         said = [line for line in completed.stderr.splitlines() if not line.startswith("==")]
